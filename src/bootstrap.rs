@@ -1,0 +1,236 @@
+//! Renders the Envoy bootstrap that runs Iris: a listener whose HTTP filter chain is the wasm
+//! filter then the router, a route that sends each request to the cluster the filter picked,
+//! and one cluster per provider derived from its `baseurl`.
+
+use crate::config::{env_references, Config, Provider, Scheme};
+use crate::filter::CLUSTER_HEADER;
+use serde_json::{json, Value};
+
+/// Where things are and how to render.
+#[derive(Debug, Clone)]
+pub struct RenderOptions {
+    /// Listener address, `host:port`.
+    pub listen: String,
+    /// Admin interface address, `host:port`.
+    pub admin: String,
+    /// Path of the filter's `.wasm`, as Envoy will see it.
+    pub wasm_path: String,
+    /// CA bundle used to verify https providers.
+    pub ca_bundle: String,
+    /// Without the filter: every request goes to the first provider (benchmark baseline).
+    pub without_filter: bool,
+}
+
+/// Default CA bundle on Debian/Ubuntu (and in the envoyproxy/envoy image).
+pub const DEFAULT_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+/// Idle time allowed on a stream: generous, since a model can think for minutes before it
+/// sends a byte. There is no total request timeout (long generations must not be cut).
+const STREAM_IDLE_TIMEOUT: &str = "900s";
+
+/// Splits `host:port` (or `[v6]:port`) into an Envoy socket address.
+pub fn socket_address(addr: &str) -> Result<Value, String> {
+    let (host, port) = addr.rsplit_once(':').ok_or_else(|| format!("address {addr:?} must be host:port"))?;
+    let port: u16 = port.parse().map_err(|_| format!("address {addr:?} has an invalid port"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err(format!("address {addr:?} has no host"));
+    }
+    Ok(json!({"socket_address": {"address": host, "port_value": port}}))
+}
+
+/// The complete bootstrap for `config`, whose source text `config_text` is embedded as the
+/// filter's configuration (the filter parses it again, resolving `${NAME}` from Envoy's
+/// environment; those names are passed through `host_env_keys`).
+pub fn render(config: &Config, config_text: &str, opts: &RenderOptions) -> Result<Value, String> {
+    // Envoy's own buffer limit sits above Iris's so that Iris answers 413 in the client's format.
+    let buffer_limit = config.settings.max_request_bytes.saturating_add(1024 * 1024);
+    let route = if opts.without_filter {
+        let first = config.providers.first().ok_or("a benchmark baseline needs at least one provider")?;
+        json!({"match": {"prefix": "/"}, "route": {
+            "cluster": first.cluster, "timeout": "0s", "idle_timeout": STREAM_IDLE_TIMEOUT,
+            "host_rewrite_literal": first.base.authority}})
+    } else {
+        json!({
+            "match": {"prefix": "/"},
+            "route": {"cluster_header": CLUSTER_HEADER, "timeout": "0s", "idle_timeout": STREAM_IDLE_TIMEOUT},
+            "request_headers_to_remove": [CLUSTER_HEADER]
+        })
+    };
+    let mut http_filters = Vec::new();
+    if !opts.without_filter {
+        http_filters.push(wasm_filter(config_text, &opts.wasm_path));
+    }
+    http_filters.push(json!({
+        "name": "envoy.filters.http.router",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router",
+            // Providers need not see Envoy's x-envoy-* headers.
+            "suppress_envoy_headers": true
+        }
+    }));
+    let hcm = json!({
+        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": "iris",
+        "codec_type": "AUTO",
+        "stream_idle_timeout": STREAM_IDLE_TIMEOUT,
+        "route_config": {
+            "name": "iris",
+            "virtual_hosts": [{"name": "iris", "domains": ["*"], "routes": [route]}]
+        },
+        "http_filters": http_filters
+    });
+    let clusters: Vec<Value> = config.providers.iter().map(|p| cluster(p, &opts.ca_bundle)).collect();
+    Ok(json!({
+        "admin": {"address": socket_address(&opts.admin)?},
+        "static_resources": {
+            "listeners": [{
+                "name": "iris",
+                "address": socket_address(&opts.listen)?,
+                "per_connection_buffer_limit_bytes": buffer_limit,
+                "filter_chains": [{"filters": [{
+                    "name": "envoy.filters.network.http_connection_manager",
+                    "typed_config": hcm
+                }]}]
+            }],
+            "clusters": clusters
+        }
+    }))
+}
+
+fn wasm_filter(config_text: &str, wasm_path: &str) -> Value {
+    json!({
+        "name": "envoy.filters.http.wasm",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+            "config": {
+                "name": "iris",
+                "root_id": "iris",
+                "vm_config": {
+                    "vm_id": "iris",
+                    "runtime": "envoy.wasm.runtime.v8",
+                    "code": {"local": {"filename": wasm_path}},
+                    "environment_variables": {"host_env_keys": env_references(config_text)}
+                },
+                "configuration": {
+                    "@type": "type.googleapis.com/google.protobuf.StringValue",
+                    "value": config_text
+                },
+                // A trapped VM is replaced by a fresh one; FAIL_OPEN would skip routing and auth.
+                "failure_policy": "FAIL_RELOAD",
+                // Lets the filter hold headers while it reads the body to route on `model`.
+                "allow_on_headers_stop_iteration": true
+            }
+        }
+    })
+}
+
+fn cluster(p: &Provider, ca_bundle: &str) -> Value {
+    let kind = if p.base.host_is_ip() { "STATIC" } else { "LOGICAL_DNS" };
+    let mut c = json!({
+        "name": p.cluster,
+        "type": kind,
+        "connect_timeout": "10s",
+        "dns_lookup_family": "V4_PREFERRED",
+        "load_assignment": {
+            "cluster_name": p.cluster,
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {
+                "socket_address": {"address": p.base.host, "port_value": p.base.port}
+            }}}]}]
+        }
+    });
+    let protocol = match p.base.scheme {
+        // HTTP/2 or HTTP/1.1, whichever the provider offers in ALPN.
+        Scheme::Https => json!({"auto_config": {"http_protocol_options": {}, "http2_protocol_options": {}}}),
+        Scheme::Http => json!({"explicit_http_config": {"http_protocol_options": {}}}),
+    };
+    let mut options = json!({"@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"});
+    if let (Some(o), Some(p)) = (options.as_object_mut(), protocol.as_object()) {
+        o.extend(p.clone());
+    }
+    if let Some(obj) = c.as_object_mut() {
+        obj.insert(
+            "typed_extension_protocol_options".into(),
+            json!({"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": options}),
+        );
+        if p.base.scheme == Scheme::Https {
+            obj.insert(
+                "transport_socket".into(),
+                json!({
+                    "name": "envoy.transport_sockets.tls",
+                    "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+                        "sni": p.base.host,
+                        "common_tls_context": {"validation_context": {
+                            "trusted_ca": {"filename": ca_bundle},
+                            "match_typed_subject_alt_names": [{"san_type": "DNS", "matcher": {"exact": p.base.host}}]
+                        }}
+                    }
+                }),
+            );
+        }
+    }
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{load, EnvMode};
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    const TEXT: &str = r#"{"providers": {
+        "anthropic": {"baseurl": "https://api.anthropic.com", "apikey": "${ANTHROPIC_API_KEY}", "authorization": "x-api-key",
+                      "models": ["claude-*"], "compatibility": {"anthropic_messages": true}},
+        "local": {"baseurl": "http://127.0.0.1:18000/v1", "apikey": "k", "models": ["m"]}}}"#;
+
+    fn opts() -> RenderOptions {
+        RenderOptions {
+            listen: "127.0.0.1:10000".into(),
+            admin: "127.0.0.1:9901".into(),
+            wasm_path: "/x/iris.wasm".into(),
+            ca_bundle: DEFAULT_CA_BUNDLE.into(),
+            without_filter: false,
+        }
+    }
+
+    #[test]
+    fn renders_a_cluster_per_provider_with_tls_for_https() {
+        let c = load(TEXT, &|_| None, EnvMode::Defer).config.unwrap();
+        let b = render(&c, TEXT, &opts()).unwrap();
+        let clusters = b["static_resources"]["clusters"].as_array().unwrap();
+        assert_eq!(clusters.len(), 2);
+        assert_eq!(clusters[0]["name"], "iris_p0_anthropic");
+        assert_eq!(clusters[0]["type"], "LOGICAL_DNS");
+        let tls = &clusters[0]["transport_socket"]["typed_config"];
+        assert_eq!(tls["sni"], "api.anthropic.com");
+        assert_eq!(tls["common_tls_context"]["validation_context"]["match_typed_subject_alt_names"][0]["matcher"]["exact"], "api.anthropic.com");
+        assert_eq!(clusters[1]["type"], "STATIC");
+        assert!(clusters[1].get("transport_socket").is_none());
+    }
+
+    #[test]
+    fn wasm_filter_settings_the_design_depends_on() {
+        let c = load(TEXT, &|_| None, EnvMode::Defer).config.unwrap();
+        let b = render(&c, TEXT, &opts()).unwrap();
+        let listener = &b["static_resources"]["listeners"][0];
+        let hcm = &listener["filter_chains"][0]["filters"][0]["typed_config"];
+        let wasm = &hcm["http_filters"][0]["typed_config"]["config"];
+        assert_eq!(wasm["failure_policy"], "FAIL_RELOAD");
+        assert_eq!(wasm["allow_on_headers_stop_iteration"], true);
+        assert_eq!(wasm["vm_config"]["environment_variables"]["host_env_keys"], json!(["ANTHROPIC_API_KEY"]));
+        assert_eq!(wasm["configuration"]["value"], TEXT);
+        let route = &hcm["route_config"]["virtual_hosts"][0]["routes"][0];
+        assert_eq!(route["route"]["cluster_header"], CLUSTER_HEADER);
+        assert_eq!(route["route"]["timeout"], "0s");
+        assert_eq!(route["request_headers_to_remove"], json!([CLUSTER_HEADER]));
+        assert!(listener["per_connection_buffer_limit_bytes"].as_u64().unwrap() > c.settings.max_request_bytes as u64);
+    }
+
+    #[test]
+    fn bad_addresses_are_errors() {
+        assert!(socket_address("nope").is_err());
+        assert!(socket_address(":80").is_err());
+        assert_eq!(socket_address("[::1]:80").unwrap()["socket_address"]["address"], "::1");
+    }
+}

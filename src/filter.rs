@@ -1,0 +1,299 @@
+//! The per-request state machine: what Iris does at each phase of an HTTP exchange, written
+//! against a small [`Host`] trait so it runs (and is tested) without Envoy.
+
+use crate::api::{self, ApiFormat, Endpoint, EndpointError, EndpointKind};
+use crate::auth::{upstream_credentials, CLIENT_CREDENTIAL_HEADERS};
+use crate::body;
+use crate::config::Config;
+use crate::error::GatewayError;
+use crate::routing;
+use crate::sse::{SseEvent, SseFramer};
+use crate::usage::{self, StreamUsage, Usage};
+use std::rc::Rc;
+
+/// Header the filter sets to pick the Envoy cluster; the route reads it (`cluster_header`)
+/// and removes it before the request leaves. A client-sent copy is always removed.
+pub const CLUSTER_HEADER: &str = "x-iris-cluster";
+
+/// What the host (Envoy, or a fake in tests) offers the filter.
+pub trait Host {
+    fn request_header(&self, name: &str) -> Option<String>;
+    /// Sets (`Some`) or removes (`None`) a request header.
+    fn set_request_header(&mut self, name: &str, value: Option<&str>);
+    /// The buffered request body, `size` bytes.
+    fn request_body(&self, size: usize) -> Option<Vec<u8>>;
+    /// Replaces the buffered request body.
+    fn set_request_body(&mut self, body: &[u8]);
+    fn response_header(&self, name: &str) -> Option<String>;
+    fn set_response_header(&mut self, name: &str, value: Option<&str>);
+    /// The current response body chunk (or the buffered body after a pause), `size` bytes.
+    fn response_body(&self, size: usize) -> Option<Vec<u8>>;
+    fn set_response_body(&mut self, body: &[u8]);
+    /// Answers the request locally.
+    fn send_reply(&mut self, status: u16, headers: &[(&str, &str)], body: &[u8]);
+    fn now_ms(&self) -> u64;
+}
+
+/// Whether the host should go on with the exchange or hold it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Continue,
+    Pause,
+}
+
+/// One HTTP exchange.
+pub struct RequestFilter {
+    config: Rc<Config>,
+    phase: Phase,
+}
+
+enum Phase {
+    /// Nothing seen yet.
+    Start,
+    /// Headers are held while the body is buffered.
+    AwaitingBody { endpoint: Endpoint, credentials: Vec<(String, String)>, started_ms: u64 },
+    /// Sent upstream.
+    Forwarded(Box<Exchange>),
+    /// Iris answered itself; the response callbacks leave that reply alone.
+    LocalReply,
+    /// Logged and finished.
+    Done,
+}
+
+/// A request that went to a provider, and what is learnt from its response.
+struct Exchange {
+    provider: usize,
+    model: String,
+    format: ApiFormat,
+    kind: EndpointKind,
+    started_ms: u64,
+    first_byte_ms: Option<u64>,
+    status: u16,
+    response: ResponseState,
+}
+
+enum ResponseState {
+    /// Response headers not seen yet.
+    Pending,
+    /// A JSON body, copied to read its usage (up to the capture limit).
+    Body { bytes: Vec<u8>, overflow: bool },
+    /// An SSE stream, framed as it passes.
+    Stream { framer: SseFramer, usage: StreamUsage, events: Vec<SseEvent> },
+    /// An error response that is not JSON (an Envoy-generated reply or an HTML page): it is
+    /// buffered and replaced by an error in the client's shape.
+    WrapError,
+    /// Nothing to read (an error response in the provider's own shape).
+    Ignore,
+}
+
+impl RequestFilter {
+    pub fn new(config: Rc<Config>) -> Self {
+        RequestFilter { config, phase: Phase::Start }
+    }
+
+    pub fn on_request_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Action {
+        // Routing is the filter's decision only: never the client's.
+        host.set_request_header(CLUSTER_HEADER, None);
+        let method = host.request_header(":method").unwrap_or_default();
+        let path = host.request_header(":path").unwrap_or_default();
+        let endpoint = match api::endpoint(&method, &path) {
+            Ok(e) => e,
+            Err(EndpointError::NotFound { format }) => {
+                let path = path.split('?').next().unwrap_or_default().to_string();
+                return self.reply(host, format, &GatewayError::UnknownEndpoint { path });
+            }
+            Err(EndpointError::MethodNotAllowed { format }) => {
+                return self.reply(host, format, &GatewayError::MethodNotAllowed { method });
+            }
+        };
+        let mut credentials = Vec::new();
+        for name in CLIENT_CREDENTIAL_HEADERS {
+            if let Some(value) = host.request_header(name) {
+                credentials.push((name.to_string(), value));
+                host.set_request_header(name, None);
+            }
+        }
+        if end_of_stream {
+            return self.reply(host, endpoint.format, &GatewayError::MissingBody);
+        }
+        let limit = self.config.settings.max_request_bytes;
+        let declared = host.request_header("content-length").and_then(|v| v.trim().parse::<usize>().ok());
+        if declared.is_some_and(|n| n > limit) {
+            return self.reply(host, endpoint.format, &GatewayError::BodyTooLarge { limit });
+        }
+        self.phase = Phase::AwaitingBody { endpoint, credentials, started_ms: host.now_ms() };
+        Action::Pause
+    }
+
+    pub fn on_request_body(&mut self, host: &mut dyn Host, body_size: usize, end_of_stream: bool) -> Action {
+        let Phase::AwaitingBody { endpoint, .. } = &self.phase else {
+            return Action::Continue;
+        };
+        let format = endpoint.format;
+        let limit = self.config.settings.max_request_bytes;
+        if body_size > limit {
+            return self.reply(host, format, &GatewayError::BodyTooLarge { limit });
+        }
+        if !end_of_stream {
+            return Action::Pause;
+        }
+        let Phase::AwaitingBody { endpoint, credentials, started_ms } = std::mem::replace(&mut self.phase, Phase::Start)
+        else {
+            return Action::Continue;
+        };
+        match self.forward(host, &endpoint, &credentials, body_size, started_ms) {
+            Ok(exchange) => {
+                self.phase = Phase::Forwarded(Box::new(exchange));
+                Action::Continue
+            }
+            Err(e) => self.reply(host, format, &e),
+        }
+    }
+
+    /// Routes the buffered request and rewrites it for its provider.
+    fn forward(
+        &self,
+        host: &mut dyn Host,
+        endpoint: &Endpoint,
+        credentials: &[(String, String)],
+        body_size: usize,
+        started_ms: u64,
+    ) -> Result<Exchange, GatewayError> {
+        let bytes = host.request_body(body_size).unwrap_or_default();
+        let probe = body::probe(&bytes)?;
+        let requested = match &endpoint.path_model {
+            Some(m) => m.clone(),
+            None => probe.model.ok_or(GatewayError::MissingModel)?,
+        };
+        let route = routing::route(&self.config, endpoint.format, &requested)?;
+        let provider = self.config.providers.get(route.provider).ok_or(GatewayError::Internal)?;
+        if route.model_rewritten && endpoint.path_model.is_none() {
+            let rewritten = body::set_top_level(&bytes, "model", &body::json_string(&route.model))?;
+            host.set_request_body(&rewritten);
+            host.set_request_header("content-length", Some(&rewritten.len().to_string()));
+        }
+        let upstream_path = provider.base.join(&endpoint.path_and_query());
+        host.set_request_header(":path", Some(&upstream_path));
+        host.set_request_header(":authority", Some(&provider.base.authority));
+        host.set_request_header(CLUSTER_HEADER, Some(&provider.cluster));
+        // The filter reads response bodies, so they must arrive uncompressed.
+        host.set_request_header("accept-encoding", Some("identity"));
+        for (name, value) in upstream_credentials(provider, credentials) {
+            host.set_request_header(&name, Some(&value));
+        }
+        for (name, value) in &provider.add_headers {
+            host.set_request_header(name, Some(value));
+        }
+        Ok(Exchange {
+            provider: route.provider,
+            model: route.model,
+            format: endpoint.format,
+            kind: endpoint.kind,
+            started_ms,
+            first_byte_ms: None,
+            status: 0,
+            response: ResponseState::Pending,
+        })
+    }
+
+    pub fn on_response_headers(&mut self, host: &mut dyn Host) -> Action {
+        let Phase::Forwarded(x) = &mut self.phase else {
+            return Action::Continue;
+        };
+        x.status = host.response_header(":status").and_then(|s| s.parse().ok()).unwrap_or(0);
+        let content_type = host.response_header("content-type").unwrap_or_default().to_ascii_lowercase();
+        x.response = if content_type.starts_with("text/event-stream") {
+            ResponseState::Stream { framer: SseFramer::new(), usage: StreamUsage::new(x.format), events: Vec::new() }
+        } else if x.status >= 400 && !content_type.contains("json") {
+            host.set_response_header("content-length", None);
+            host.set_response_header("content-type", Some("application/json"));
+            ResponseState::WrapError
+        } else if (200..300).contains(&x.status) && x.kind != EndpointKind::CountTokens {
+            ResponseState::Body { bytes: Vec::new(), overflow: false }
+        } else {
+            ResponseState::Ignore
+        };
+        Action::Continue
+    }
+
+    pub fn on_response_body(&mut self, host: &mut dyn Host, body_size: usize, end_of_stream: bool) -> Action {
+        let now = host.now_ms();
+        let capture_limit = self.config.settings.max_response_capture_bytes;
+        let Phase::Forwarded(x) = &mut self.phase else {
+            return Action::Continue;
+        };
+        if body_size > 0 && x.first_byte_ms.is_none() {
+            x.first_byte_ms = Some(now);
+        }
+        match &mut x.response {
+            ResponseState::Stream { framer, usage, events } => {
+                if body_size > 0 {
+                    if let Some(chunk) = host.response_body(body_size) {
+                        framer.push(&chunk, events);
+                    }
+                }
+                if end_of_stream {
+                    framer.finish(events);
+                }
+                events.drain(..).for_each(|e| usage.observe(&e));
+            }
+            ResponseState::Body { bytes, overflow } => {
+                if body_size > 0 && !*overflow {
+                    if bytes.len() + body_size > capture_limit {
+                        *overflow = true;
+                        bytes.clear();
+                    } else if let Some(chunk) = host.response_body(body_size) {
+                        bytes.extend_from_slice(&chunk);
+                    }
+                }
+            }
+            ResponseState::WrapError => {
+                if !end_of_stream {
+                    return Action::Pause;
+                }
+                let detail = host.response_body(body_size).unwrap_or_default();
+                let detail = String::from_utf8_lossy(&detail);
+                let provider = self.config.providers.get(x.provider).map(|p| p.id.as_str()).unwrap_or_default();
+                let error = crate::error::upstream_error(x.status, provider, detail.trim());
+                host.set_response_body(&error.body(x.format));
+            }
+            ResponseState::Pending | ResponseState::Ignore => {}
+        }
+        Action::Continue
+    }
+
+    /// End of the exchange (also for aborted streams): report what happened, once.
+    pub fn on_log(&mut self, host: &mut dyn Host) {
+        let phase = std::mem::replace(&mut self.phase, Phase::Done);
+        let Phase::Forwarded(x) = phase else { return };
+        let usage: Option<Usage> = match &x.response {
+            ResponseState::Stream { usage, .. } => usage.usage(),
+            ResponseState::Body { bytes, overflow: false } => usage::from_body(x.format, bytes),
+            _ => None,
+        };
+        let provider = self.config.providers.get(x.provider).map(|p| p.id.as_str()).unwrap_or_default();
+        let duration = host.now_ms().saturating_sub(x.started_ms);
+        let ttfb = x.first_byte_ms.map(|t| t.saturating_sub(x.started_ms));
+        match usage {
+            Some(u) => log::info!(
+                "request provider={provider} model={} format={} status={} input_tokens={} output_tokens={} cache_read_tokens={} cache_write_tokens={} reasoning_tokens={} duration_ms={duration} first_byte_ms={}",
+                x.model, x.format.flag(), x.status, u.input, u.output, u.cache_read, u.cache_write, u.reasoning, ttfb.map(|t| t.to_string()).unwrap_or_else(|| "-".into())
+            ),
+            None => log::info!(
+                "request provider={provider} model={} format={} status={} usage=unknown duration_ms={duration}",
+                x.model, x.format.flag(), x.status
+            ),
+        }
+    }
+
+    fn reply(&mut self, host: &mut dyn Host, format: ApiFormat, error: &GatewayError) -> Action {
+        self.phase = Phase::LocalReply;
+        host.send_reply(error.status(), &[("content-type", "application/json")], &error.body(format));
+        Action::Pause
+    }
+
+    /// The usage and status known so far (for tests and the host's diagnostics).
+    pub fn is_local_reply(&self) -> bool {
+        matches!(self.phase, Phase::LocalReply)
+    }
+}

@@ -1,0 +1,138 @@
+//! The only proxy-wasm code: the module entry point, the root context that loads the config,
+//! and the HTTP context that adapts Envoy's callbacks to [`RequestFilter`] through [`Host`].
+
+use crate::config::{self, Config, EnvMode};
+use crate::filter::{Action as FilterAction, Host, RequestFilter};
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::hostcalls;
+use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType};
+use std::rc::Rc;
+use std::time::UNIX_EPOCH;
+
+proxy_wasm::main! {{
+    proxy_wasm::set_log_level(LogLevel::Info);
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(IrisRoot { config: None }) });
+}}
+
+struct IrisRoot {
+    config: Option<Rc<Config>>,
+}
+
+impl Context for IrisRoot {}
+
+impl RootContext for IrisRoot {
+    fn on_configure(&mut self, _size: usize) -> bool {
+        let Some(bytes) = self.get_plugin_configuration() else {
+            log::error!("iris: no plugin configuration; refusing to start");
+            return false;
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        let loaded = config::load(&text, &|name| std::env::var(name).ok(), EnvMode::Resolve);
+        for w in &loaded.warnings {
+            log::warn!("iris config warning: {w}");
+        }
+        for e in &loaded.errors {
+            log::error!("iris config error: {e}");
+        }
+        match loaded.config {
+            Some(c) => {
+                log::info!("iris: loaded {} provider(s)", c.providers.len());
+                self.config = Some(Rc::new(c));
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        let config = self.config.clone()?;
+        Some(Box::new(IrisHttp { filter: RequestFilter::new(config) }))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
+
+struct IrisHttp {
+    filter: RequestFilter,
+}
+
+/// [`Host`] over the proxy-wasm hostcalls of the current HTTP context. The core calls each
+/// hostcall only in a phase where Envoy allows it (proxy-wasm panics on an unexpected status).
+struct EnvoyHost;
+
+impl Host for EnvoyHost {
+    fn request_header(&self, name: &str) -> Option<String> {
+        hostcalls::get_map_value(MapType::HttpRequestHeaders, name).ok().flatten()
+    }
+    fn set_request_header(&mut self, name: &str, value: Option<&str>) {
+        let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, value);
+    }
+    fn request_body(&self, size: usize) -> Option<Vec<u8>> {
+        hostcalls::get_buffer(BufferType::HttpRequestBody, 0, size).ok().flatten()
+    }
+    fn set_request_body(&mut self, body: &[u8]) {
+        let _ = hostcalls::set_buffer(BufferType::HttpRequestBody, 0, usize::MAX, body);
+    }
+    fn response_header(&self, name: &str) -> Option<String> {
+        hostcalls::get_map_value(MapType::HttpResponseHeaders, name).ok().flatten()
+    }
+    fn set_response_header(&mut self, name: &str, value: Option<&str>) {
+        let _ = hostcalls::set_map_value(MapType::HttpResponseHeaders, name, value);
+    }
+    fn response_body(&self, size: usize) -> Option<Vec<u8>> {
+        hostcalls::get_buffer(BufferType::HttpResponseBody, 0, size).ok().flatten()
+    }
+    fn set_response_body(&mut self, body: &[u8]) {
+        let _ = hostcalls::set_buffer(BufferType::HttpResponseBody, 0, usize::MAX, body);
+    }
+    fn send_reply(&mut self, status: u16, headers: &[(&str, &str)], body: &[u8]) {
+        let _ = hostcalls::send_http_response(u32::from(status), headers.to_vec(), Some(body));
+    }
+    fn now_ms(&self) -> u64 {
+        hostcalls::get_current_time()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .unwrap_or(0)
+    }
+}
+
+fn action(a: FilterAction) -> Action {
+    match a {
+        FilterAction::Continue => Action::Continue,
+        FilterAction::Pause => Action::Pause,
+    }
+}
+
+impl IrisHttp {
+    /// Runs `f` with the filter and the host.
+    fn with<R>(&mut self, f: impl FnOnce(&mut RequestFilter, &mut dyn Host) -> R) -> R {
+        f(&mut self.filter, &mut EnvoyHost)
+    }
+}
+
+impl Context for IrisHttp {}
+
+impl HttpContext for IrisHttp {
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        action(self.with(|f, h| f.on_request_headers(h, end_of_stream)))
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        action(self.with(|f, h| f.on_request_body(h, body_size, end_of_stream)))
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        action(self.with(|f, h| f.on_response_headers(h)))
+    }
+
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        action(self.with(|f, h| f.on_response_body(h, body_size, end_of_stream)))
+    }
+
+    fn on_log(&mut self) {
+        self.with(|f, h| f.on_log(h));
+    }
+}

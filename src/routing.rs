@@ -1,0 +1,140 @@
+//! Picks the provider for a model: `provider/model` names a provider explicitly; otherwise the
+//! enabled providers that list the model and accept the client's format compete, highest
+//! `preference` first, then an exact name over a glob, then provider id order.
+
+use crate::api::ApiFormat;
+use crate::config::{Config, Provider};
+use crate::error::GatewayError;
+
+/// Where a request goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// Index into `Config::providers`.
+    pub provider: usize,
+    /// The model name to send upstream (the `provider/` prefix removed).
+    pub model: String,
+    /// Whether `model` differs from what the client sent, so the body must be rewritten.
+    pub model_rewritten: bool,
+}
+
+/// Resolves `model` for a request in `format`.
+pub fn route(config: &Config, format: ApiFormat, model: &str) -> Result<Route, GatewayError> {
+    if model.is_empty() {
+        return Err(GatewayError::MissingModel);
+    }
+    // `provider/model`: explicit, when the prefix is a provider id that serves the rest.
+    // Otherwise the whole name is a model name (OpenRouter-style `vendor/model` names).
+    if let Some((prefix, bare)) = model.split_once('/') {
+        if let Some((index, provider)) = config.providers.iter().enumerate().find(|(_, p)| p.id == prefix) {
+            if !provider.disabled && provider.serves(bare).is_some() {
+                if !provider.compatibility.accepts(format) {
+                    return Err(unsupported(model, format, [provider]));
+                }
+                return Ok(Route { provider: index, model: bare.to_string(), model_rewritten: true });
+            }
+        }
+    }
+    let serving: Vec<(usize, &Provider, bool)> = config
+        .providers
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| !p.disabled)
+        .filter_map(|(i, p)| p.serves(model).map(|pattern| (i, p, !pattern.is_glob())))
+        .collect();
+    if serving.is_empty() {
+        return Err(GatewayError::UnknownModel { model: model.to_string() });
+    }
+    let best = serving
+        .iter()
+        .filter(|(_, p, _)| p.compatibility.accepts(format))
+        // max_by_key keeps the last maximum; providers are in id order, so compare the reverse index.
+        .max_by_key(|(i, p, exact)| (p.preference, *exact, std::cmp::Reverse(*i)));
+    match best {
+        Some((index, _, _)) => Ok(Route { provider: *index, model: model.to_string(), model_rewritten: false }),
+        None => Err(unsupported(model, format, serving.iter().map(|(_, p, _)| *p))),
+    }
+}
+
+fn unsupported<'a>(model: &str, format: ApiFormat, providers: impl IntoIterator<Item = &'a Provider>) -> GatewayError {
+    GatewayError::FormatNotSupported {
+        model: model.to_string(),
+        format,
+        providers: providers.into_iter().map(|p| p.id.clone()).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{load, EnvMode};
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn config() -> Config {
+        load(
+            r#"{"providers": {
+                "openai": {"baseurl": "https://api.openai.com", "apikey": "k", "models": ["gpt-4.1", "gpt-5*"],
+                           "compatibility": {"openai_chat": true, "openai_responses": true}},
+                "backup": {"baseurl": "http://b", "apikey": "k", "models": ["gpt-4.1"], "preference": 10},
+                "glob": {"baseurl": "http://g", "apikey": "k", "models": ["gpt-5*"], "preference": 0},
+                "exact": {"baseurl": "http://e", "apikey": "k", "models": ["gpt-5-mini"]},
+                "anthropic": {"baseurl": "https://api.anthropic.com", "apikey": "k", "authorization": "x-api-key",
+                              "models": ["claude-sonnet-4-5"], "compatibility": {"anthropic_messages": true}},
+                "off": {"baseurl": "http://o", "apikey": "k", "models": ["retired"], "disabled": true},
+                "openrouter": {"baseurl": "https://openrouter.ai/api", "apikey": "k", "models": ["anthropic/claude-3.5"]}
+            }}"#,
+            &|_| None,
+            EnvMode::Resolve,
+        )
+        .config
+        .unwrap()
+    }
+
+    fn provider_of(c: &Config, format: ApiFormat, model: &str) -> String {
+        let r = route(c, format, model).unwrap();
+        c.providers[r.provider].id.clone()
+    }
+
+    #[test]
+    fn highest_preference_wins() {
+        assert_eq!(provider_of(&config(), ApiFormat::OpenAiChat, "gpt-4.1"), "backup");
+    }
+
+    #[test]
+    fn only_providers_accepting_the_format_compete() {
+        assert_eq!(provider_of(&config(), ApiFormat::OpenAiResponses, "gpt-4.1"), "openai");
+    }
+
+    #[test]
+    fn exact_beats_glob_at_equal_preference_then_id_order() {
+        let c = config();
+        assert_eq!(provider_of(&c, ApiFormat::OpenAiChat, "gpt-5-mini"), "exact");
+        assert_eq!(provider_of(&c, ApiFormat::OpenAiChat, "gpt-5"), "glob");
+    }
+
+    #[test]
+    fn explicit_provider_prefix_is_stripped() {
+        let c = config();
+        let r = route(&c, ApiFormat::OpenAiChat, "openai/gpt-4.1").unwrap();
+        assert_eq!((c.providers[r.provider].id.as_str(), r.model.as_str(), r.model_rewritten), ("openai", "gpt-4.1", true));
+    }
+
+    #[test]
+    fn vendor_slash_model_names_still_route_whole() {
+        let c = config();
+        let r = route(&c, ApiFormat::OpenAiChat, "anthropic/claude-3.5").unwrap();
+        assert_eq!((c.providers[r.provider].id.as_str(), r.model.as_str()), ("openrouter", "anthropic/claude-3.5"));
+    }
+
+    #[test]
+    fn unknown_disabled_and_wrong_format() {
+        let c = config();
+        assert_eq!(route(&c, ApiFormat::OpenAiChat, "nope").unwrap_err().status(), 404);
+        assert_eq!(route(&c, ApiFormat::OpenAiChat, "retired").unwrap_err().status(), 404);
+        assert_eq!(route(&c, ApiFormat::OpenAiChat, "off/retired").unwrap_err().status(), 404);
+        let e = route(&c, ApiFormat::OpenAiChat, "claude-sonnet-4-5").unwrap_err();
+        assert_eq!(e.status(), 400);
+        assert!(e.message().contains("anthropic"), "{}", e.message());
+        assert_eq!(route(&c, ApiFormat::OpenAiChat, "").unwrap_err(), GatewayError::MissingModel);
+    }
+}
