@@ -80,35 +80,55 @@ pub fn endpoint(method: &str, full_path: &str) -> Result<Endpoint, EndpointError
     let (path, query) = full_path.split_once('?').unwrap_or((full_path, ""));
     let path = path.trim_end_matches('/');
     let found = match path {
-        "/v1/chat/completions" | "/chat/completions" => {
-            Some((ApiFormat::OpenAiChat, EndpointKind::Generate, "/v1/chat/completions".to_string(), None))
-        }
-        "/v1/responses" | "/responses" => {
-            Some((ApiFormat::OpenAiResponses, EndpointKind::Generate, "/v1/responses".to_string(), None))
-        }
-        "/v1/messages" => {
-            Some((ApiFormat::AnthropicMessages, EndpointKind::Generate, "/v1/messages".to_string(), None))
-        }
+        "/v1/chat/completions" | "/chat/completions" => Some((
+            ApiFormat::OpenAiChat,
+            EndpointKind::Generate,
+            "/v1/chat/completions".to_string(),
+            None,
+        )),
+        "/v1/responses" | "/responses" => Some((
+            ApiFormat::OpenAiResponses,
+            EndpointKind::Generate,
+            "/v1/responses".to_string(),
+            None,
+        )),
+        "/v1/messages" => Some((
+            ApiFormat::AnthropicMessages,
+            EndpointKind::Generate,
+            "/v1/messages".to_string(),
+            None,
+        )),
         "/v1/messages/count_tokens" => Some((
             ApiFormat::AnthropicMessages,
             EndpointKind::CountTokens,
             "/v1/messages/count_tokens".to_string(),
             None,
         )),
-        _ => gemini_path(path).map(|(model, kind)| (ApiFormat::Gemini, kind, path.to_string(), Some(model))),
+        _ => gemini_path(path)
+            .map(|(model, kind)| (ApiFormat::Gemini, kind, path.to_string(), Some(model))),
     };
     let Some((format, kind, canonical, path_model)) = found else {
-        return Err(EndpointError::NotFound { format: format_for_unknown_path(path) });
+        return Err(EndpointError::NotFound {
+            format: format_for_unknown_path(path),
+        });
     };
     if method != "POST" {
         return Err(EndpointError::MethodNotAllowed { format });
     }
-    Ok(Endpoint { format, kind, path: canonical, query: strip_credential_params(query), path_model })
+    Ok(Endpoint {
+        format,
+        kind,
+        path: canonical,
+        query: strip_credential_params(query),
+        path_model,
+    })
 }
 
 /// `/v1beta/models/{model}:generateContent` (or `:streamGenerateContent`) -> model and kind.
 fn gemini_path(path: &str) -> Option<(String, EndpointKind)> {
-    let rest = path.strip_prefix("/v1beta/models/").or_else(|| path.strip_prefix("/v1/models/"))?;
+    let rest = path
+        .strip_prefix("/v1beta/models/")
+        .or_else(|| path.strip_prefix("/v1/models/"))?;
     let (model, action) = rest.rsplit_once(':')?;
     let kind = match action {
         "generateContent" => EndpointKind::Generate,
@@ -161,24 +181,40 @@ mod tests {
     #[test]
     fn chat_paths_are_canonical() {
         let e = endpoint("POST", "/chat/completions").unwrap();
-        assert_eq!((e.format, e.path.as_str()), (ApiFormat::OpenAiChat, "/v1/chat/completions"));
+        assert_eq!(
+            (e.format, e.path.as_str()),
+            (ApiFormat::OpenAiChat, "/v1/chat/completions")
+        );
         let e = endpoint("POST", "/v1/chat/completions?api-version=1").unwrap();
         assert_eq!(e.path_and_query(), "/v1/chat/completions?api-version=1");
     }
 
     #[test]
     fn messages_and_count_tokens() {
-        assert_eq!(endpoint("POST", "/v1/messages").unwrap().kind, EndpointKind::Generate);
+        assert_eq!(
+            endpoint("POST", "/v1/messages").unwrap().kind,
+            EndpointKind::Generate
+        );
         let e = endpoint("POST", "/v1/messages/count_tokens").unwrap();
-        assert_eq!((e.format, e.kind), (ApiFormat::AnthropicMessages, EndpointKind::CountTokens));
+        assert_eq!(
+            (e.format, e.kind),
+            (ApiFormat::AnthropicMessages, EndpointKind::CountTokens)
+        );
     }
 
     #[test]
     fn gemini_model_comes_from_the_path_and_key_param_is_dropped() {
-        let e = endpoint("POST", "/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse&key=SECRET").unwrap();
+        let e = endpoint(
+            "POST",
+            "/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse&key=SECRET",
+        )
+        .unwrap();
         assert_eq!(e.path_model.as_deref(), Some("gemini-2.5-pro"));
         assert_eq!(e.kind, EndpointKind::StreamGenerate);
-        assert_eq!(e.path_and_query(), "/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse");
+        assert_eq!(
+            e.path_and_query(),
+            "/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse"
+        );
         assert!(endpoint("POST", "/v1beta/models/:generateContent").is_err());
         assert!(endpoint("POST", "/v1beta/models/x:embedContent").is_err());
     }
@@ -187,12 +223,21 @@ mod tests {
     fn unknown_paths_and_methods() {
         assert_eq!(
             endpoint("POST", "/v1/messages/batches"),
-            Err(EndpointError::NotFound { format: ApiFormat::AnthropicMessages })
+            Err(EndpointError::NotFound {
+                format: ApiFormat::AnthropicMessages
+            })
         );
-        assert_eq!(endpoint("GET", "/nope"), Err(EndpointError::NotFound { format: ApiFormat::OpenAiChat }));
+        assert_eq!(
+            endpoint("GET", "/nope"),
+            Err(EndpointError::NotFound {
+                format: ApiFormat::OpenAiChat
+            })
+        );
         assert_eq!(
             endpoint("GET", "/v1/chat/completions"),
-            Err(EndpointError::MethodNotAllowed { format: ApiFormat::OpenAiChat })
+            Err(EndpointError::MethodNotAllowed {
+                format: ApiFormat::OpenAiChat
+            })
         );
     }
 }

@@ -4,12 +4,20 @@
 use crate::config::{AuthMode, AuthScheme, Provider};
 
 /// Headers that carry a client credential. Iris removes every one of them from the request.
-pub const CLIENT_CREDENTIAL_HEADERS: [&str; 5] =
-    ["authorization", "x-api-key", "api-key", "x-goog-api-key", "proxy-authorization"];
+pub const CLIENT_CREDENTIAL_HEADERS: [&str; 5] = [
+    "authorization",
+    "x-api-key",
+    "api-key",
+    "x-goog-api-key",
+    "proxy-authorization",
+];
 
 /// The credential headers to send upstream for `provider`, given the client's credential
 /// headers (name, value) as received.
-pub fn upstream_credentials(provider: &Provider, client: &[(String, String)]) -> Vec<(String, String)> {
+pub fn upstream_credentials(
+    provider: &Provider,
+    client: &[(String, String)],
+) -> Vec<(String, String)> {
     match provider.auth_mode {
         AuthMode::Passthrough => client
             .iter()
@@ -38,8 +46,14 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn provider(extra: &str) -> Provider {
-        let text = format!(r#"{{"providers": {{"p": {{"baseurl": "http://h", "models": ["m"], {extra}}}}}}}"#);
-        load(&text, &|_| None, EnvMode::Resolve).config.unwrap().providers.remove(0)
+        let text = format!(
+            r#"{{"providers": {{"p": {{"baseurl": "http://h", "models": ["m"], {extra}}}}}}}"#
+        );
+        load(&text, &|_| None, EnvMode::Resolve)
+            .config
+            .unwrap()
+            .providers
+            .remove(0)
     }
 
     fn client() -> Vec<(String, String)> {
@@ -53,10 +67,19 @@ mod tests {
     #[test]
     fn injects_the_provider_key_in_its_header() {
         let got = upstream_credentials(&provider(r#""apikey": "sk-1""#), &client());
-        assert_eq!(got, vec![("authorization".to_string(), "Bearer sk-1".to_string())]);
-        let got = upstream_credentials(&provider(r#""apikey": "sk-2", "authorization": "x-api-key""#), &client());
+        assert_eq!(
+            got,
+            vec![("authorization".to_string(), "Bearer sk-1".to_string())]
+        );
+        let got = upstream_credentials(
+            &provider(r#""apikey": "sk-2", "authorization": "x-api-key""#),
+            &client(),
+        );
         assert_eq!(got, vec![("x-api-key".to_string(), "sk-2".to_string())]);
-        let got = upstream_credentials(&provider(r#""apikey": "g", "authorization": "x-goog-api-key""#), &client());
+        let got = upstream_credentials(
+            &provider(r#""apikey": "g", "authorization": "x-goog-api-key""#),
+            &client(),
+        );
         assert_eq!(got, vec![("x-goog-api-key".to_string(), "g".to_string())]);
     }
 

@@ -32,10 +32,18 @@ pub fn probe(body: &[u8]) -> Result<Probe, GatewayError> {
     match first {
         None => return Err(GatewayError::MissingBody),
         Some(b'{') => {}
-        Some(_) => return Err(GatewayError::InvalidJson { detail: "the body must be a JSON object".to_string() }),
+        Some(_) => {
+            return Err(GatewayError::InvalidJson {
+                detail: "the body must be a JSON object".to_string(),
+            })
+        }
     }
-    let raw: RawProbe = serde_json::from_slice(body).map_err(|e| GatewayError::InvalidJson { detail: e.to_string() })?;
-    let model = raw.model.and_then(|m| serde_json::from_str::<String>(m.get()).ok());
+    let raw: RawProbe = serde_json::from_slice(body).map_err(|e| GatewayError::InvalidJson {
+        detail: e.to_string(),
+    })?;
+    let model = raw
+        .model
+        .and_then(|m| serde_json::from_str::<String>(m.get()).ok());
     let stream = raw.stream.is_some_and(|s| s.get() == "true");
     Ok(Probe { model, stream })
 }
@@ -67,7 +75,9 @@ impl<'de> Deserialize<'de> for Members<'de> {
 /// Returns the body with top-level `key` set to the JSON `value` (added if missing). Other
 /// members keep their order and their exact bytes.
 pub fn set_top_level(body: &[u8], key: &str, value: &str) -> Result<Vec<u8>, GatewayError> {
-    let members: Members = serde_json::from_slice(body).map_err(|e| GatewayError::InvalidJson { detail: e.to_string() })?;
+    let members: Members = serde_json::from_slice(body).map_err(|e| GatewayError::InvalidJson {
+        detail: e.to_string(),
+    })?;
     let mut out = Vec::with_capacity(body.len() + value.len() + key.len() + 4);
     out.push(b'{');
     let mut replaced = false;
@@ -114,10 +124,25 @@ mod tests {
 
     #[test]
     fn probe_reads_model_and_stream() {
-        let p = probe(br#"{"messages":[{"role":"user","content":"hi"}],"model":"gpt-4.1","stream":true}"#).unwrap();
-        assert_eq!(p, Probe { model: Some("gpt-4.1".into()), stream: true });
+        let p = probe(
+            br#"{"messages":[{"role":"user","content":"hi"}],"model":"gpt-4.1","stream":true}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            p,
+            Probe {
+                model: Some("gpt-4.1".into()),
+                stream: true
+            }
+        );
         let p = probe(br#"{"model":"m\u00e9","stream":"yes"}"#).unwrap();
-        assert_eq!(p, Probe { model: Some("mé".into()), stream: false });
+        assert_eq!(
+            p,
+            Probe {
+                model: Some("mé".into()),
+                stream: false
+            }
+        );
         assert_eq!(probe(br#"{"model":42}"#).unwrap().model, None);
     }
 
@@ -126,19 +151,28 @@ mod tests {
         assert_eq!(probe(b"  ").unwrap_err(), GatewayError::MissingBody);
         assert_eq!(probe(b"[1]").unwrap_err().kind(), "invalid_json");
         assert_eq!(probe(b"{\"model\": ").unwrap_err().kind(), "invalid_json");
-        assert_eq!(probe(b"{\"a\":1} trailing").unwrap_err().kind(), "invalid_json");
+        assert_eq!(
+            probe(b"{\"a\":1} trailing").unwrap_err().kind(),
+            "invalid_json"
+        );
     }
 
     #[test]
     fn set_top_level_keeps_other_bytes() {
         let body = br#"{ "model" : "openai/gpt-4.1", "temperature": 1.0e0, "messages": [ {"content": "x"} ] }"#;
         let out = set_top_level(body, "model", &json_string("gpt-4.1")).unwrap();
-        assert_eq!(std::str::from_utf8(&out).unwrap(), r#"{"model":"gpt-4.1","temperature":1.0e0,"messages":[ {"content": "x"} ]}"#);
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            r#"{"model":"gpt-4.1","temperature":1.0e0,"messages":[ {"content": "x"} ]}"#
+        );
     }
 
     #[test]
     fn set_top_level_adds_missing_keys_and_escapes() {
         assert_eq!(set_top_level(b"{}", "k", "1").unwrap(), b"{\"k\":1}");
-        assert_eq!(set_top_level(br#"{"a\"b":2}"#, "k", "1").unwrap(), br#"{"a\"b":2,"k":1}"#);
+        assert_eq!(
+            set_top_level(br#"{"a\"b":2}"#, "k", "1").unwrap(),
+            br#"{"a\"b":2,"k":1}"#
+        );
     }
 }

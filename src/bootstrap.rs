@@ -29,8 +29,12 @@ const STREAM_IDLE_TIMEOUT: &str = "900s";
 
 /// Splits `host:port` (or `[v6]:port`) into an Envoy socket address.
 pub fn socket_address(addr: &str) -> Result<Value, String> {
-    let (host, port) = addr.rsplit_once(':').ok_or_else(|| format!("address {addr:?} must be host:port"))?;
-    let port: u16 = port.parse().map_err(|_| format!("address {addr:?} has an invalid port"))?;
+    let (host, port) = addr
+        .rsplit_once(':')
+        .ok_or_else(|| format!("address {addr:?} must be host:port"))?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("address {addr:?} has an invalid port"))?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
     if host.is_empty() {
         return Err(format!("address {addr:?} has no host"));
@@ -43,9 +47,15 @@ pub fn socket_address(addr: &str) -> Result<Value, String> {
 /// environment; those names are passed through `host_env_keys`).
 pub fn render(config: &Config, config_text: &str, opts: &RenderOptions) -> Result<Value, String> {
     // Envoy's own buffer limit sits above Iris's so that Iris answers 413 in the client's format.
-    let buffer_limit = config.settings.max_request_bytes.saturating_add(1024 * 1024);
+    let buffer_limit = config
+        .settings
+        .max_request_bytes
+        .saturating_add(1024 * 1024);
     let route = if opts.without_filter {
-        let first = config.providers.first().ok_or("a benchmark baseline needs at least one provider")?;
+        let first = config
+            .providers
+            .first()
+            .ok_or("a benchmark baseline needs at least one provider")?;
         json!({"match": {"prefix": "/"}, "route": {
             "cluster": first.cluster, "timeout": "0s", "idle_timeout": STREAM_IDLE_TIMEOUT,
             "host_rewrite_literal": first.base.authority}})
@@ -79,7 +89,11 @@ pub fn render(config: &Config, config_text: &str, opts: &RenderOptions) -> Resul
         },
         "http_filters": http_filters
     });
-    let clusters: Vec<Value> = config.providers.iter().map(|p| cluster(p, &opts.ca_bundle)).collect();
+    let clusters: Vec<Value> = config
+        .providers
+        .iter()
+        .map(|p| cluster(p, &opts.ca_bundle))
+        .collect();
     Ok(json!({
         "admin": {"address": socket_address(&opts.admin)?},
         "static_resources": {
@@ -125,7 +139,11 @@ fn wasm_filter(config_text: &str, wasm_path: &str) -> Value {
 }
 
 fn cluster(p: &Provider, ca_bundle: &str) -> Value {
-    let kind = if p.base.host_is_ip() { "STATIC" } else { "LOGICAL_DNS" };
+    let kind = if p.base.host_is_ip() {
+        "STATIC"
+    } else {
+        "LOGICAL_DNS"
+    };
     let mut c = json!({
         "name": p.cluster,
         "type": kind,
@@ -140,7 +158,9 @@ fn cluster(p: &Provider, ca_bundle: &str) -> Value {
     });
     let protocol = match p.base.scheme {
         // HTTP/2 or HTTP/1.1, whichever the provider offers in ALPN.
-        Scheme::Https => json!({"auto_config": {"http_protocol_options": {}, "http2_protocol_options": {}}}),
+        Scheme::Https => {
+            json!({"auto_config": {"http_protocol_options": {}, "http2_protocol_options": {}}})
+        }
         Scheme::Http => json!({"explicit_http_config": {"http_protocol_options": {}}}),
     };
     let mut options = json!({"@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"});
@@ -204,7 +224,11 @@ mod tests {
         assert_eq!(clusters[0]["type"], "LOGICAL_DNS");
         let tls = &clusters[0]["transport_socket"]["typed_config"];
         assert_eq!(tls["sni"], "api.anthropic.com");
-        assert_eq!(tls["common_tls_context"]["validation_context"]["match_typed_subject_alt_names"][0]["matcher"]["exact"], "api.anthropic.com");
+        assert_eq!(
+            tls["common_tls_context"]["validation_context"]["match_typed_subject_alt_names"][0]
+                ["matcher"]["exact"],
+            "api.anthropic.com"
+        );
         assert_eq!(clusters[1]["type"], "STATIC");
         assert!(clusters[1].get("transport_socket").is_none());
     }
@@ -218,19 +242,30 @@ mod tests {
         let wasm = &hcm["http_filters"][0]["typed_config"]["config"];
         assert_eq!(wasm["failure_policy"], "FAIL_RELOAD");
         assert_eq!(wasm["allow_on_headers_stop_iteration"], true);
-        assert_eq!(wasm["vm_config"]["environment_variables"]["host_env_keys"], json!(["ANTHROPIC_API_KEY"]));
+        assert_eq!(
+            wasm["vm_config"]["environment_variables"]["host_env_keys"],
+            json!(["ANTHROPIC_API_KEY"])
+        );
         assert_eq!(wasm["configuration"]["value"], TEXT);
         let route = &hcm["route_config"]["virtual_hosts"][0]["routes"][0];
         assert_eq!(route["route"]["cluster_header"], CLUSTER_HEADER);
         assert_eq!(route["route"]["timeout"], "0s");
         assert_eq!(route["request_headers_to_remove"], json!([CLUSTER_HEADER]));
-        assert!(listener["per_connection_buffer_limit_bytes"].as_u64().unwrap() > c.settings.max_request_bytes as u64);
+        assert!(
+            listener["per_connection_buffer_limit_bytes"]
+                .as_u64()
+                .unwrap()
+                > c.settings.max_request_bytes as u64
+        );
     }
 
     #[test]
     fn bad_addresses_are_errors() {
         assert!(socket_address("nope").is_err());
         assert!(socket_address(":80").is_err());
-        assert_eq!(socket_address("[::1]:80").unwrap()["socket_address"]["address"], "::1");
+        assert_eq!(
+            socket_address("[::1]:80").unwrap()["socket_address"]["address"],
+            "::1"
+        );
     }
 }

@@ -20,7 +20,11 @@ pub enum GatewayError {
     /// No enabled provider serves this model.
     UnknownModel { model: String },
     /// A provider serves the model, but none accepts the client's API format.
-    FormatNotSupported { model: String, format: ApiFormat, providers: Vec<String> },
+    FormatNotSupported {
+        model: String,
+        format: ApiFormat,
+        providers: Vec<String>,
+    },
     /// The body is larger than `iris.max_request_bytes`.
     BodyTooLarge { limit: usize },
     /// A host call failed; details are logged, not shown.
@@ -34,7 +38,10 @@ pub enum GatewayError {
 pub fn upstream_error(status: u16, provider: &str, detail: &str) -> GatewayError {
     let short: String = detail.chars().take(300).collect();
     log::warn!("provider {provider} answered {status} without a JSON body: {short}");
-    GatewayError::Upstream { status, provider: provider.to_string() }
+    GatewayError::Upstream {
+        status,
+        provider: provider.to_string(),
+    }
 }
 
 impl GatewayError {
@@ -97,15 +104,25 @@ impl GatewayError {
         let value = match format {
             ApiFormat::OpenAiChat | ApiFormat::OpenAiResponses => {
                 let (kind, code) = match self {
-                    GatewayError::UnknownModel { .. } => ("invalid_request_error", Some("model_not_found")),
-                    GatewayError::UnknownEndpoint { .. } => ("invalid_request_error", Some("unknown_url")),
-                    GatewayError::BodyTooLarge { .. } => ("invalid_request_error", Some("request_too_large")),
+                    GatewayError::UnknownModel { .. } => {
+                        ("invalid_request_error", Some("model_not_found"))
+                    }
+                    GatewayError::UnknownEndpoint { .. } => {
+                        ("invalid_request_error", Some("unknown_url"))
+                    }
+                    GatewayError::BodyTooLarge { .. } => {
+                        ("invalid_request_error", Some("request_too_large"))
+                    }
                     GatewayError::Internal => ("server_error", None),
-                    GatewayError::Upstream { status, .. } if *status >= 500 => ("server_error", None),
+                    GatewayError::Upstream { status, .. } if *status >= 500 => {
+                        ("server_error", None)
+                    }
                     _ => ("invalid_request_error", None),
                 };
                 let param = match self {
-                    GatewayError::MissingModel | GatewayError::UnknownModel { .. } | GatewayError::FormatNotSupported { .. } => Some("model"),
+                    GatewayError::MissingModel
+                    | GatewayError::UnknownModel { .. }
+                    | GatewayError::FormatNotSupported { .. } => Some("model"),
                     _ => None,
                 };
                 json!({"error": {"message": message, "type": kind, "param": param, "code": code}})
@@ -154,7 +171,9 @@ mod tests {
 
     #[test]
     fn unknown_model_in_each_shape() {
-        let e = GatewayError::UnknownModel { model: "nope".into() };
+        let e = GatewayError::UnknownModel {
+            model: "nope".into(),
+        };
         assert_eq!(e.status(), 404);
         let o = parsed(&e, ApiFormat::OpenAiChat);
         assert_eq!(o["error"]["code"], "model_not_found");
@@ -164,13 +183,19 @@ mod tests {
         assert_eq!(a["type"], "error");
         assert_eq!(a["error"]["type"], "not_found_error");
         let g = parsed(&e, ApiFormat::Gemini);
-        assert_eq!((g["error"]["code"].as_u64(), g["error"]["status"].as_str()), (Some(404), Some("NOT_FOUND")));
+        assert_eq!(
+            (g["error"]["code"].as_u64(), g["error"]["status"].as_str()),
+            (Some(404), Some("NOT_FOUND"))
+        );
     }
 
     #[test]
     fn too_large_is_413_everywhere() {
         let e = GatewayError::BodyTooLarge { limit: 10 };
         assert_eq!(e.status(), 413);
-        assert_eq!(parsed(&e, ApiFormat::AnthropicMessages)["error"]["type"], "request_too_large");
+        assert_eq!(
+            parsed(&e, ApiFormat::AnthropicMessages)["error"]["type"],
+            "request_too_large"
+        );
     }
 }

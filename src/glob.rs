@@ -39,7 +39,8 @@ pub fn matches(pattern: &str, name: &str) -> bool {
             _ => return false,
         }
     }
-    p.get(pi..).is_some_and(|rest| rest.iter().all(|&c| c == '*'))
+    p.get(pi..)
+        .is_some_and(|rest| rest.iter().all(|&c| c == '*'))
 }
 
 #[cfg(test)]

@@ -4,7 +4,15 @@
 //! credentials, API formats, SSE framing, usage and the per-request state machine. The
 //! `host` module (wasm only) adapts proxy-wasm callbacks to [`filter::RequestFilter`];
 //! [`bootstrap`] renders the Envoy configuration that loads the filter.
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 pub mod api;
 pub mod auth;

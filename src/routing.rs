@@ -25,12 +25,21 @@ pub fn route(config: &Config, format: ApiFormat, model: &str) -> Result<Route, G
     // `provider/model`: explicit, when the prefix is a provider id that serves the rest.
     // Otherwise the whole name is a model name (OpenRouter-style `vendor/model` names).
     if let Some((prefix, bare)) = model.split_once('/') {
-        if let Some((index, provider)) = config.providers.iter().enumerate().find(|(_, p)| p.id == prefix) {
+        if let Some((index, provider)) = config
+            .providers
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.id == prefix)
+        {
             if !provider.disabled && provider.serves(bare).is_some() {
                 if !provider.compatibility.accepts(format) {
                     return Err(unsupported(model, format, [provider]));
                 }
-                return Ok(Route { provider: index, model: bare.to_string(), model_rewritten: true });
+                return Ok(Route {
+                    provider: index,
+                    model: bare.to_string(),
+                    model_rewritten: true,
+                });
             }
         }
     }
@@ -42,7 +51,9 @@ pub fn route(config: &Config, format: ApiFormat, model: &str) -> Result<Route, G
         .filter_map(|(i, p)| p.serves(model).map(|pattern| (i, p, !pattern.is_glob())))
         .collect();
     if serving.is_empty() {
-        return Err(GatewayError::UnknownModel { model: model.to_string() });
+        return Err(GatewayError::UnknownModel {
+            model: model.to_string(),
+        });
     }
     let best = serving
         .iter()
@@ -50,12 +61,24 @@ pub fn route(config: &Config, format: ApiFormat, model: &str) -> Result<Route, G
         // max_by_key keeps the last maximum; providers are in id order, so compare the reverse index.
         .max_by_key(|(i, p, exact)| (p.preference, *exact, std::cmp::Reverse(*i)));
     match best {
-        Some((index, _, _)) => Ok(Route { provider: *index, model: model.to_string(), model_rewritten: false }),
-        None => Err(unsupported(model, format, serving.iter().map(|(_, p, _)| *p))),
+        Some((index, _, _)) => Ok(Route {
+            provider: *index,
+            model: model.to_string(),
+            model_rewritten: false,
+        }),
+        None => Err(unsupported(
+            model,
+            format,
+            serving.iter().map(|(_, p, _)| *p),
+        )),
     }
 }
 
-fn unsupported<'a>(model: &str, format: ApiFormat, providers: impl IntoIterator<Item = &'a Provider>) -> GatewayError {
+fn unsupported<'a>(
+    model: &str,
+    format: ApiFormat,
+    providers: impl IntoIterator<Item = &'a Provider>,
+) -> GatewayError {
     GatewayError::FormatNotSupported {
         model: model.to_string(),
         format,
@@ -97,18 +120,27 @@ mod tests {
 
     #[test]
     fn highest_preference_wins() {
-        assert_eq!(provider_of(&config(), ApiFormat::OpenAiChat, "gpt-4.1"), "backup");
+        assert_eq!(
+            provider_of(&config(), ApiFormat::OpenAiChat, "gpt-4.1"),
+            "backup"
+        );
     }
 
     #[test]
     fn only_providers_accepting_the_format_compete() {
-        assert_eq!(provider_of(&config(), ApiFormat::OpenAiResponses, "gpt-4.1"), "openai");
+        assert_eq!(
+            provider_of(&config(), ApiFormat::OpenAiResponses, "gpt-4.1"),
+            "openai"
+        );
     }
 
     #[test]
     fn exact_beats_glob_at_equal_preference_then_id_order() {
         let c = config();
-        assert_eq!(provider_of(&c, ApiFormat::OpenAiChat, "gpt-5-mini"), "exact");
+        assert_eq!(
+            provider_of(&c, ApiFormat::OpenAiChat, "gpt-5-mini"),
+            "exact"
+        );
         assert_eq!(provider_of(&c, ApiFormat::OpenAiChat, "gpt-5"), "glob");
     }
 
@@ -116,25 +148,53 @@ mod tests {
     fn explicit_provider_prefix_is_stripped() {
         let c = config();
         let r = route(&c, ApiFormat::OpenAiChat, "openai/gpt-4.1").unwrap();
-        assert_eq!((c.providers[r.provider].id.as_str(), r.model.as_str(), r.model_rewritten), ("openai", "gpt-4.1", true));
+        assert_eq!(
+            (
+                c.providers[r.provider].id.as_str(),
+                r.model.as_str(),
+                r.model_rewritten
+            ),
+            ("openai", "gpt-4.1", true)
+        );
     }
 
     #[test]
     fn vendor_slash_model_names_still_route_whole() {
         let c = config();
         let r = route(&c, ApiFormat::OpenAiChat, "anthropic/claude-3.5").unwrap();
-        assert_eq!((c.providers[r.provider].id.as_str(), r.model.as_str()), ("openrouter", "anthropic/claude-3.5"));
+        assert_eq!(
+            (c.providers[r.provider].id.as_str(), r.model.as_str()),
+            ("openrouter", "anthropic/claude-3.5")
+        );
     }
 
     #[test]
     fn unknown_disabled_and_wrong_format() {
         let c = config();
-        assert_eq!(route(&c, ApiFormat::OpenAiChat, "nope").unwrap_err().status(), 404);
-        assert_eq!(route(&c, ApiFormat::OpenAiChat, "retired").unwrap_err().status(), 404);
-        assert_eq!(route(&c, ApiFormat::OpenAiChat, "off/retired").unwrap_err().status(), 404);
+        assert_eq!(
+            route(&c, ApiFormat::OpenAiChat, "nope")
+                .unwrap_err()
+                .status(),
+            404
+        );
+        assert_eq!(
+            route(&c, ApiFormat::OpenAiChat, "retired")
+                .unwrap_err()
+                .status(),
+            404
+        );
+        assert_eq!(
+            route(&c, ApiFormat::OpenAiChat, "off/retired")
+                .unwrap_err()
+                .status(),
+            404
+        );
         let e = route(&c, ApiFormat::OpenAiChat, "claude-sonnet-4-5").unwrap_err();
         assert_eq!(e.status(), 400);
         assert!(e.message().contains("anthropic"), "{}", e.message());
-        assert_eq!(route(&c, ApiFormat::OpenAiChat, "").unwrap_err(), GatewayError::MissingModel);
+        assert_eq!(
+            route(&c, ApiFormat::OpenAiChat, "").unwrap_err(),
+            GatewayError::MissingModel
+        );
     }
 }

@@ -88,7 +88,10 @@ impl SseFramer {
     fn line_done(&mut self, line: &[u8], out: &mut Vec<SseEvent>) {
         if line.is_empty() {
             if let Some(data) = self.data.take() {
-                out.push(SseEvent { event: self.event.take(), data });
+                out.push(SseEvent {
+                    event: self.event.take(),
+                    data,
+                });
             }
             self.event = None;
             return;
@@ -161,7 +164,10 @@ mod tests {
     }
 
     fn ev(event: Option<&str>, data: &str) -> SseEvent {
-        SseEvent { event: event.map(str::to_string), data: data.to_string() }
+        SseEvent {
+            event: event.map(str::to_string),
+            data: data.to_string(),
+        }
     }
 
     const SAMPLE: &[u8] = b"event: message_start\r\ndata: {\"a\":\"\xc3\xa9\xe2\x82\xac\"}\r\n\r\n: comment\n\nevent: ping\ndata: {}\n\ndata:  padded\rdata: two\r\r\ndata: [DONE]\n\n";
@@ -185,12 +191,18 @@ mod tests {
         assert_eq!(frame_split(SAMPLE, &mut || 1), whole);
         for first in 1..SAMPLE.len() {
             let mut sizes = [first, SAMPLE.len()].into_iter();
-            assert_eq!(frame_split(SAMPLE, &mut || sizes.next().unwrap_or(1)), whole, "split at {first}");
+            assert_eq!(
+                frame_split(SAMPLE, &mut || sizes.next().unwrap_or(1)),
+                whole,
+                "split at {first}"
+            );
         }
         let mut seed = 7u64;
         for _ in 0..200 {
             let got = frame_split(SAMPLE, &mut || {
-                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 (seed >> 33) as usize % 9 + 1
             });
             assert_eq!(got, whole);
@@ -206,6 +218,9 @@ mod tests {
     #[test]
     fn encode_round_trips() {
         let text = encode(Some("content_block_delta"), "{\"x\":1}\nsecond");
-        assert_eq!(frame_whole(text.as_bytes()), vec![ev(Some("content_block_delta"), "{\"x\":1}\nsecond")]);
+        assert_eq!(
+            frame_whole(text.as_bytes()),
+            vec![ev(Some("content_block_delta"), "{\"x\":1}\nsecond")]
+        );
     }
 }

@@ -80,7 +80,10 @@ pub fn normalize(format: ApiFormat, u: &Map<String, Value>) -> Usage {
 fn usage_object(format: ApiFormat, v: &Value) -> Option<&Map<String, Value>> {
     match format {
         ApiFormat::Gemini => match v {
-            Value::Array(items) => items.iter().rev().find_map(|i| i.get("usageMetadata")?.as_object()),
+            Value::Array(items) => items
+                .iter()
+                .rev()
+                .find_map(|i| i.get("usageMetadata")?.as_object()),
             _ => v.get("usageMetadata")?.as_object(),
         },
         ApiFormat::OpenAiResponses => v
@@ -110,7 +113,10 @@ pub struct StreamUsage {
 
 impl StreamUsage {
     pub fn new(format: ApiFormat) -> Self {
-        StreamUsage { format, fields: None }
+        StreamUsage {
+            format,
+            fields: None,
+        }
     }
 
     /// Looks at one event's data (a JSON payload, `[DONE]` or anything else).
@@ -124,7 +130,9 @@ impl StreamUsage {
 
     /// Looks at one JSON payload (an SSE data field, or an element of a JSON array stream).
     pub fn observe_json(&mut self, payload: &[u8]) {
-        let Ok(v) = serde_json::from_slice::<Value>(payload) else { return };
+        let Ok(v) = serde_json::from_slice::<Value>(payload) else {
+            return;
+        };
         if let Some(u) = usage_object(self.format, &v) {
             let fields = self.fields.get_or_insert_with(Map::new);
             for (k, val) in u {
@@ -162,13 +170,31 @@ mod tests {
     fn openai_chat_body_usage_includes_cached_in_input() {
         let body = br#"{"usage":{"prompt_tokens":120,"completion_tokens":30,"total_tokens":150,
             "prompt_tokens_details":{"cached_tokens":100},"completion_tokens_details":{"reasoning_tokens":10}}}"#;
-        assert_eq!(from_body(ApiFormat::OpenAiChat, body), Some(Usage { input: 120, output: 30, cache_read: 100, cache_write: 0, reasoning: 10 }));
+        assert_eq!(
+            from_body(ApiFormat::OpenAiChat, body),
+            Some(Usage {
+                input: 120,
+                output: 30,
+                cache_read: 100,
+                cache_write: 0,
+                reasoning: 10
+            })
+        );
     }
 
     #[test]
     fn anthropic_body_usage_adds_cache_to_input() {
         let body = br#"{"type":"message","usage":{"input_tokens":5,"output_tokens":7,"cache_read_input_tokens":100,"cache_creation_input_tokens":20}}"#;
-        assert_eq!(from_body(ApiFormat::AnthropicMessages, body), Some(Usage { input: 125, output: 7, cache_read: 100, cache_write: 20, reasoning: 0 }));
+        assert_eq!(
+            from_body(ApiFormat::AnthropicMessages, body),
+            Some(Usage {
+                input: 125,
+                output: 7,
+                cache_read: 100,
+                cache_write: 20,
+                reasoning: 0
+            })
+        );
     }
 
     #[test]
@@ -176,26 +202,65 @@ mod tests {
         let text = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":10,\"output_tokens\":1,\"cache_read_input_tokens\":4}}}\n\n\
                     event: ping\ndata: {\"type\":\"ping\"}\n\n\
                     event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":42}}\n\n";
-        assert_eq!(stream(ApiFormat::AnthropicMessages, text), Some(Usage { input: 14, output: 42, cache_read: 4, cache_write: 0, reasoning: 0 }));
+        assert_eq!(
+            stream(ApiFormat::AnthropicMessages, text),
+            Some(Usage {
+                input: 14,
+                output: 42,
+                cache_read: 4,
+                cache_write: 0,
+                reasoning: 0
+            })
+        );
     }
 
     #[test]
     fn openai_stream_usage_chunk_and_null_usage() {
         let text = "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}],\"usage\":null}\n\n\
                     data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2}}\n\ndata: [DONE]\n\n";
-        assert_eq!(stream(ApiFormat::OpenAiChat, text), Some(Usage { input: 3, output: 2, ..Usage::default() }));
-        assert_eq!(stream(ApiFormat::OpenAiChat, "data: {\"choices\":[]}\n\ndata: [DONE]\n\n"), None);
+        assert_eq!(
+            stream(ApiFormat::OpenAiChat, text),
+            Some(Usage {
+                input: 3,
+                output: 2,
+                ..Usage::default()
+            })
+        );
+        assert_eq!(
+            stream(
+                ApiFormat::OpenAiChat,
+                "data: {\"choices\":[]}\n\ndata: [DONE]\n\n"
+            ),
+            None
+        );
     }
 
     #[test]
     fn responses_completed_event() {
         let text = "event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"usage\":{\"input_tokens\":9,\"output_tokens\":4,\"output_tokens_details\":{\"reasoning_tokens\":1}}}}\n\n";
-        assert_eq!(stream(ApiFormat::OpenAiResponses, text), Some(Usage { input: 9, output: 4, reasoning: 1, ..Usage::default() }));
+        assert_eq!(
+            stream(ApiFormat::OpenAiResponses, text),
+            Some(Usage {
+                input: 9,
+                output: 4,
+                reasoning: 1,
+                ..Usage::default()
+            })
+        );
     }
 
     #[test]
     fn gemini_thoughts_count_as_output_and_arrays_work() {
         let body = br#"[{"candidates":[]},{"usageMetadata":{"promptTokenCount":8,"candidatesTokenCount":5,"thoughtsTokenCount":3,"cachedContentTokenCount":2}}]"#;
-        assert_eq!(from_body(ApiFormat::Gemini, body), Some(Usage { input: 8, output: 8, cache_read: 2, cache_write: 0, reasoning: 3 }));
+        assert_eq!(
+            from_body(ApiFormat::Gemini, body),
+            Some(Usage {
+                input: 8,
+                output: 8,
+                cache_read: 2,
+                cache_write: 0,
+                reasoning: 3
+            })
+        );
     }
 }

@@ -83,7 +83,9 @@ fn next_significant(bytes: &[u8], mut i: usize) -> Option<u8> {
             }
             b'/' if bytes.get(i + 1) == Some(&b'*') => {
                 i += 2;
-                while bytes.get(i).is_some() && !(bytes.get(i) == Some(&b'*') && bytes.get(i + 1) == Some(&b'/')) {
+                while bytes.get(i).is_some()
+                    && !(bytes.get(i) == Some(&b'*') && bytes.get(i + 1) == Some(&b'/'))
+                {
                     i += 1;
                 }
                 i += 2;
@@ -105,7 +107,9 @@ mod tests {
 
     #[test]
     fn comments_and_trailing_commas_are_removed() {
-        let v = parse("{\n // a comment\n \"a\": [1, 2, /* inline */ 3,],\n \"b\": {\"c\": true,},\n}\n");
+        let v = parse(
+            "{\n // a comment\n \"a\": [1, 2, /* inline */ 3,],\n \"b\": {\"c\": true,},\n}\n",
+        );
         assert_eq!(v, serde_json::json!({"a": [1, 2, 3], "b": {"c": true}}));
     }
 

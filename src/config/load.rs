@@ -41,7 +41,15 @@ pub enum EnvMode {
 }
 
 /// Top-level keys of Aperture's format that Iris parses but does not act on yet.
-const IGNORED_TOP_LEVEL: [&str; 7] = ["quotas", "hooks", "exporters", "mcp", "database", "model_aliases", "connectors"];
+const IGNORED_TOP_LEVEL: [&str; 7] = [
+    "quotas",
+    "hooks",
+    "exporters",
+    "mcp",
+    "database",
+    "model_aliases",
+    "connectors",
+];
 /// Compatibility flags of Aperture's that name formats Iris does not serve yet.
 const UNSUPPORTED_FLAGS: [&str; 5] = [
     "google_generate_content",
@@ -51,14 +59,30 @@ const UNSUPPORTED_FLAGS: [&str; 5] = [
     "experimental_gemini_cli_vertex_compat",
 ];
 /// Headers `add_headers` may not set: Envoy owns them, or Iris does.
-const RESERVED_HEADERS: [&str; 6] = ["host", "content-length", "transfer-encoding", "connection", "te", "upgrade"];
+const RESERVED_HEADERS: [&str; 6] = [
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "te",
+    "upgrade",
+];
 
 /// Loads config text (HuJSON). `env` looks environment variables up.
 pub fn load(text: &str, env: &dyn Fn(&str) -> Option<String>, mode: EnvMode) -> Loaded {
-    let mut v = Validator { errors: Vec::new(), warnings: Vec::new(), env, mode };
+    let mut v = Validator {
+        errors: Vec::new(),
+        warnings: Vec::new(),
+        env,
+        mode,
+    };
     let config = v.document(text);
     let config = if v.errors.is_empty() { config } else { None };
-    Loaded { config, errors: v.errors, warnings: v.warnings }
+    Loaded {
+        config,
+        errors: v.errors,
+        warnings: v.warnings,
+    }
 }
 
 /// Every `${NAME}` referenced in the text, sorted and unique: the environment variables that
@@ -86,7 +110,9 @@ pub fn env_references(text: &str) -> Vec<String> {
 
 fn is_env_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
@@ -99,11 +125,17 @@ struct Validator<'a> {
 
 impl Validator<'_> {
     fn error(&mut self, path: &str, message: impl Into<String>) {
-        self.errors.push(Diagnostic { path: path.to_string(), message: message.into() });
+        self.errors.push(Diagnostic {
+            path: path.to_string(),
+            message: message.into(),
+        });
     }
 
     fn warn(&mut self, path: &str, message: impl Into<String>) {
-        self.warnings.push(Diagnostic { path: path.to_string(), message: message.into() });
+        self.warnings.push(Diagnostic {
+            path: path.to_string(),
+            message: message.into(),
+        });
     }
 
     fn document(&mut self, text: &str) -> Option<Config> {
@@ -128,9 +160,10 @@ impl Validator<'_> {
         for key in root.keys() {
             match key.as_str() {
                 "providers" | "grants" | "temp_grants" | "iris" | "auto_cost_basis" | "flags" => {}
-                k if IGNORED_TOP_LEVEL.contains(&k) => {
-                    self.warn(k, format!("\"{k}\" is not supported by Iris yet and is ignored"))
-                }
+                k if IGNORED_TOP_LEVEL.contains(&k) => self.warn(
+                    k,
+                    format!("\"{k}\" is not supported by Iris yet and is ignored"),
+                ),
                 k => self.warn(k, format!("unknown config key {k:?}")),
             }
         }
@@ -140,7 +173,10 @@ impl Validator<'_> {
         if root.get("auto_cost_basis").is_some_and(|v| !v.is_boolean()) {
             self.warn("auto_cost_basis", "must be a boolean");
         }
-        Some(Config { providers, settings })
+        Some(Config {
+            providers,
+            settings,
+        })
     }
 
     fn providers(&mut self, value: Option<&Value>) -> Vec<Provider> {
@@ -151,19 +187,28 @@ impl Validator<'_> {
             }
             Some(Value::Object(map)) => map,
             Some(_) => {
-                self.error("providers", "must be an object mapping provider ids to providers");
+                self.error(
+                    "providers",
+                    "must be an object mapping provider ids to providers",
+                );
                 return Vec::new();
             }
         };
         if map.is_empty() {
-            self.warn("providers", "no providers or mcp servers defined; users will not be able to access any models");
+            self.warn(
+                "providers",
+                "no providers or mcp servers defined; users will not be able to access any models",
+            );
         }
         let mut providers = Vec::new();
         // serde_json's map is sorted, so provider order (and cluster names) are deterministic.
         for (index, (id, value)) in map.iter().enumerate() {
             let path = format!("providers.{}", path_key(id));
             if id.is_empty() || id.contains('/') {
-                self.error(&path, "provider ids must be non-empty and must not contain '/'");
+                self.error(
+                    &path,
+                    "provider ids must be non-empty and must not contain '/'",
+                );
                 continue;
             }
             match value.as_object() {
@@ -178,7 +223,13 @@ impl Validator<'_> {
         providers
     }
 
-    fn provider(&mut self, index: usize, id: &str, obj: &Map<String, Value>, path: &str) -> Option<Provider> {
+    fn provider(
+        &mut self,
+        index: usize,
+        id: &str,
+        obj: &Map<String, Value>,
+        path: &str,
+    ) -> Option<Provider> {
         const KNOWN: [&str; 14] = [
             "baseurl",
             "models",
@@ -197,7 +248,10 @@ impl Validator<'_> {
         ];
         for key in obj.keys() {
             if !KNOWN.contains(&key.as_str()) {
-                self.warn(&format!("{path}.{}", path_key(key)), format!("unknown config key {key:?}"));
+                self.warn(
+                    &format!("{path}.{}", path_key(key)),
+                    format!("unknown config key {key:?}"),
+                );
             }
         }
         let errors_before = self.errors.len();
@@ -211,7 +265,10 @@ impl Validator<'_> {
                 }
             },
             Some(Value::String(_)) | None => {
-                self.error(&format!("{path}.baseurl"), format!("provider {id} has no baseurl configured"));
+                self.error(
+                    &format!("{path}.baseurl"),
+                    format!("provider {id} has no baseurl configured"),
+                );
                 None
             }
             Some(_) => {
@@ -223,11 +280,17 @@ impl Validator<'_> {
         let authorization = match obj.get("authorization") {
             None => AuthScheme::Bearer,
             Some(Value::String(s)) => AuthScheme::parse(s).unwrap_or_else(|| {
-                self.error(&format!("{path}.authorization"), format!("provider {id} has invalid authorization type: {s}"));
+                self.error(
+                    &format!("{path}.authorization"),
+                    format!("provider {id} has invalid authorization type: {s}"),
+                );
                 AuthScheme::Bearer
             }),
             Some(other) => {
-                self.error(&format!("{path}.authorization"), format!("provider {id} has invalid authorization type: {other}"));
+                self.error(
+                    &format!("{path}.authorization"),
+                    format!("provider {id} has invalid authorization type: {other}"),
+                );
                 AuthScheme::Bearer
             }
         };
@@ -237,7 +300,10 @@ impl Validator<'_> {
             Some(Value::String(s)) if s == "passthrough" => AuthMode::Passthrough,
             Some(Value::String(s)) if s == "inject" || s.is_empty() => AuthMode::Inject,
             Some(other) => {
-                self.error(&format!("{path}.auth_mode"), format!("invalid auth_mode {other}: use \"passthrough\" or leave it out"));
+                self.error(
+                    &format!("{path}.auth_mode"),
+                    format!("invalid auth_mode {other}: use \"passthrough\" or leave it out"),
+                );
                 AuthMode::Inject
             }
         };
@@ -246,7 +312,10 @@ impl Validator<'_> {
             None => Secret::default(),
             Some(Value::String(s)) => {
                 if s.starts_with("keyfile::") {
-                    self.error(&format!("{path}.apikey"), "keyfile:: service-account keys (Vertex) are not supported by Iris yet");
+                    self.error(
+                        &format!("{path}.apikey"),
+                        "keyfile:: service-account keys (Vertex) are not supported by Iris yet",
+                    );
                 }
                 Secret::new(self.expand(s, &format!("{path}.apikey")))
             }
@@ -256,10 +325,16 @@ impl Validator<'_> {
             }
         };
         if auth_mode == AuthMode::Passthrough && !apikey.is_empty() {
-            self.warn(&format!("{path}.apikey"), "ignored: passthrough providers forward the client's own credential");
+            self.warn(
+                &format!("{path}.apikey"),
+                "ignored: passthrough providers forward the client's own credential",
+            );
         }
         if auth_mode == AuthMode::Inject && apikey.is_empty() {
-            self.warn(&format!("{path}.apikey"), format!("provider {id} has no apikey; requests are sent without a credential"));
+            self.warn(
+                &format!("{path}.apikey"),
+                format!("provider {id} has no apikey; requests are sent without a credential"),
+            );
         }
 
         let models = self.models(obj.get("models"), path, id, auth_mode);
@@ -306,14 +381,26 @@ impl Validator<'_> {
         })
     }
 
-    fn models(&mut self, value: Option<&Value>, path: &str, id: &str, mode: AuthMode) -> Vec<ModelPattern> {
+    fn models(
+        &mut self,
+        value: Option<&Value>,
+        path: &str,
+        id: &str,
+        mode: AuthMode,
+    ) -> Vec<ModelPattern> {
         let path = format!("{path}.models");
         let Some(Value::Array(list)) = value else {
-            self.error(&path, format!("provider {id} must list its models (a list of model names or globs)"));
+            self.error(
+                &path,
+                format!("provider {id} must list its models (a list of model names or globs)"),
+            );
             return Vec::new();
         };
         if list.is_empty() {
-            self.warn(&path, format!("provider {id} lists no models; no request will be routed to it"));
+            self.warn(
+                &path,
+                format!("provider {id} lists no models; no request will be routed to it"),
+            );
         }
         let mut models = Vec::new();
         for (i, m) in list.iter().enumerate() {
@@ -321,11 +408,17 @@ impl Validator<'_> {
                 Some(s) if !s.trim().is_empty() => {
                     let pattern = ModelPattern(s.to_string());
                     if pattern.is_glob() && mode == AuthMode::Passthrough {
-                        self.warn(&format!("{path}[{i}]"), "wildcards are not supported in passthrough mode by Aperture");
+                        self.warn(
+                            &format!("{path}[{i}]"),
+                            "wildcards are not supported in passthrough mode by Aperture",
+                        );
                     }
                     models.push(pattern);
                 }
-                _ => self.error(&format!("{path}[{i}]"), "a model must be a non-empty string"),
+                _ => self.error(
+                    &format!("{path}[{i}]"),
+                    "a model must be a non-empty string",
+                ),
             }
         }
         models
@@ -334,10 +427,16 @@ impl Validator<'_> {
     fn compatibility(&mut self, value: Option<&Value>, path: &str, id: &str) -> Compatibility {
         let path = format!("{path}.compatibility");
         let Some(value) = value else {
-            return Compatibility { openai_chat: true, ..Compatibility::default() };
+            return Compatibility {
+                openai_chat: true,
+                ..Compatibility::default()
+            };
         };
         let Some(obj) = value.as_object() else {
-            self.error(&path, "must be an object of format flags, e.g. {\"anthropic_messages\": true}");
+            self.error(
+                &path,
+                "must be an object of format flags, e.g. {\"anthropic_messages\": true}",
+            );
             return Compatibility::default();
         };
         let mut c = Compatibility::default();
@@ -345,7 +444,10 @@ impl Validator<'_> {
             let on = match v.as_bool() {
                 Some(b) => b,
                 None => {
-                    self.warn(&format!("{path}.{flag}"), "must be a boolean; treated as false");
+                    self.warn(
+                        &format!("{path}.{flag}"),
+                        "must be a boolean; treated as false",
+                    );
                     false
                 }
             };
@@ -356,7 +458,10 @@ impl Validator<'_> {
                 "gemini_generate_content" => c.gemini_generate_content = on,
                 f if UNSUPPORTED_FLAGS.contains(&f) => {
                     if on {
-                        self.warn(&format!("{path}.{f}"), format!("the {f} format is not supported by Iris yet"));
+                        self.warn(
+                            &format!("{path}.{f}"),
+                            format!("the {f} format is not supported by Iris yet"),
+                        );
                     }
                 }
                 f => self.warn(&format!("{path}.{f}"), format!("unknown config key {f:?}")),
@@ -370,7 +475,9 @@ impl Validator<'_> {
 
     fn add_headers(&mut self, value: Option<&Value>, path: &str) -> Vec<(String, String)> {
         let path = format!("{path}.add_headers");
-        let Some(value) = value else { return Vec::new() };
+        let Some(value) = value else {
+            return Vec::new();
+        };
         let Some(list) = value.as_array() else {
             self.error(&path, "must be a list of \"Header-Name: value\" strings");
             return Vec::new();
@@ -378,12 +485,18 @@ impl Validator<'_> {
         let mut headers = Vec::new();
         for (i, line) in list.iter().enumerate() {
             let item = format!("{path}[{i}]");
-            let parsed = line.as_str().and_then(|s| s.split_once(':')).map(|(n, v)| (n.trim(), v.trim()));
+            let parsed = line
+                .as_str()
+                .and_then(|s| s.split_once(':'))
+                .map(|(n, v)| (n.trim(), v.trim()));
             match parsed {
                 Some((name, value)) if is_header_name(name) && !value.contains(['\r', '\n']) => {
                     let lower = name.to_ascii_lowercase();
                     if RESERVED_HEADERS.contains(&lower.as_str()) || lower.starts_with("x-iris-") {
-                        self.error(&item, format!("header {name:?} cannot be set with add_headers"));
+                        self.error(
+                            &item,
+                            format!("header {name:?} cannot be set with add_headers"),
+                        );
                     } else {
                         let value = self.expand(value, &item);
                         headers.push((lower, value));
@@ -433,7 +546,10 @@ impl Validator<'_> {
             };
             match v.as_u64().filter(|n| (1..=1 << 30).contains(n)) {
                 Some(n) => *target = n as usize,
-                None => self.error(&path, "must be a whole number of bytes from 1 to 1073741824"),
+                None => self.error(
+                    &path,
+                    "must be a whole number of bytes from 1 to 1073741824",
+                ),
             }
         }
         s
@@ -501,18 +617,31 @@ impl Validator<'_> {
 fn cluster_name(index: usize, id: &str) -> String {
     let clean: String = id
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     format!("iris_p{index}_{clean}")
 }
 
 fn is_header_name(name: &str) -> bool {
-    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// A map key as it appears in a diagnostic path.
 fn path_key(key: &str) -> String {
-    if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    if !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
         key.to_string()
     } else {
         format!("{key:?}")
@@ -567,7 +696,8 @@ mod tests {
 
     #[test]
     fn openai_chat_is_the_default_format_only_without_a_block() {
-        let (c, _) = ok(r#"{"providers": {"a": {"baseurl": "http://h", "apikey": "k", "models": ["m"]}}}"#);
+        let (c, _) =
+            ok(r#"{"providers": {"a": {"baseurl": "http://h", "apikey": "k", "models": ["m"]}}}"#);
         assert!(c.providers[0].compatibility.openai_chat);
     }
 
@@ -580,20 +710,35 @@ mod tests {
                 "c": {"baseurl": "http://h", "models": ["m"], "apikey": "${MISSING_KEY}", "add_headers": ["no colon"]}
             }}"#,
         );
-        assert!(errs.contains(&"providers.a.baseurl: provider a has no baseurl configured".to_string()), "{errs:?}");
-        assert!(errs.contains(&"providers.a.authorization: provider a has invalid authorization type: basic".to_string()));
+        assert!(
+            errs.contains(&"providers.a.baseurl: provider a has no baseurl configured".to_string()),
+            "{errs:?}"
+        );
+        assert!(errs.contains(
+            &"providers.a.authorization: provider a has invalid authorization type: basic"
+                .to_string()
+        ));
         assert!(errs.iter().any(|e| e.starts_with("providers.b.baseurl: ")));
         assert!(errs.iter().any(|e| e.starts_with("providers.b.models: ")));
-        assert!(errs.iter().any(|e| e.starts_with("providers.c.apikey: unsubstituted macros: [MISSING_KEY]")));
-        assert!(errs.contains(&"providers.c.add_headers[0]: must be in \"Header-Name: value\" format".to_string()));
+        assert!(errs
+            .iter()
+            .any(|e| e.starts_with("providers.c.apikey: unsubstituted macros: [MISSING_KEY]")));
+        assert!(errs.contains(
+            &"providers.c.add_headers[0]: must be in \"Header-Name: value\" format".to_string()
+        ));
         assert_eq!(errs.len(), 6, "{errs:?}");
     }
 
     #[test]
     fn unknown_keys_are_warnings() {
-        let (_, warnings) = ok(r#"{"providers": {"a": {"basurl": "x", "baseurl": "http://h", "apikey": "k", "models": ["m"]}}, "colour": 1}"#);
+        let (_, warnings) = ok(
+            r#"{"providers": {"a": {"basurl": "x", "baseurl": "http://h", "apikey": "k", "models": ["m"]}}, "colour": 1}"#,
+        );
         let w: Vec<String> = warnings.iter().map(|d| d.to_string()).collect();
-        assert!(w.contains(&"providers.a.basurl: unknown config key \"basurl\"".to_string()), "{w:?}");
+        assert!(
+            w.contains(&"providers.a.basurl: unknown config key \"basurl\"".to_string()),
+            "{w:?}"
+        );
         assert!(w.contains(&"colour: unknown config key \"colour\"".to_string()));
     }
 
@@ -601,26 +746,46 @@ mod tests {
     fn no_providers_is_a_warning() {
         let (c, w) = ok("{}");
         assert!(c.providers.is_empty());
-        assert_eq!(w[0].message, "no providers or mcp servers defined; users will not be able to access any models");
+        assert_eq!(
+            w[0].message,
+            "no providers or mcp servers defined; users will not be able to access any models"
+        );
     }
 
     #[test]
     fn defer_mode_keeps_macros() {
-        let l = load(r#"{"providers": {"a": {"baseurl": "http://h", "apikey": "${NOPE}", "models": ["m"]}}}"#, &env, EnvMode::Defer);
+        let l = load(
+            r#"{"providers": {"a": {"baseurl": "http://h", "apikey": "${NOPE}", "models": ["m"]}}}"#,
+            &env,
+            EnvMode::Defer,
+        );
         assert!(l.errors.is_empty());
         assert_eq!(l.config.unwrap().providers[0].apikey.expose(), "${NOPE}");
     }
 
     #[test]
     fn env_references_are_listed_once() {
-        assert_eq!(env_references("${B} ${A} ${B} ${not valid} $C ${_X1}"), vec!["A", "B", "_X1"]);
+        assert_eq!(
+            env_references("${B} ${A} ${B} ${not valid} $C ${_X1}"),
+            vec!["A", "B", "_X1"]
+        );
     }
 
     #[test]
     fn add_headers_are_parsed_and_reserved_names_refused() {
-        let (c, _) = ok(r#"{"providers": {"a": {"baseurl": "http://h", "apikey": "k", "models": ["m"], "add_headers": ["X-Project: iris", "Anthropic-Beta: a,b"]}}}"#);
-        assert_eq!(c.providers[0].add_headers, vec![("x-project".into(), "iris".into()), ("anthropic-beta".into(), "a,b".into())]);
-        let errs = errors(r#"{"providers": {"a": {"baseurl": "http://h", "models": ["m"], "add_headers": ["Host: evil", "X-Iris-Cluster: x"]}}}"#);
+        let (c, _) = ok(
+            r#"{"providers": {"a": {"baseurl": "http://h", "apikey": "k", "models": ["m"], "add_headers": ["X-Project: iris", "Anthropic-Beta: a,b"]}}}"#,
+        );
+        assert_eq!(
+            c.providers[0].add_headers,
+            vec![
+                ("x-project".into(), "iris".into()),
+                ("anthropic-beta".into(), "a,b".into())
+            ]
+        );
+        let errs = errors(
+            r#"{"providers": {"a": {"baseurl": "http://h", "models": ["m"], "add_headers": ["Host: evil", "X-Iris-Cluster: x"]}}}"#,
+        );
         assert_eq!(errs.len(), 2, "{errs:?}");
     }
 

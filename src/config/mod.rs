@@ -8,5 +8,6 @@ mod model;
 pub use hujson::to_json as hujson_to_json;
 pub use load::{env_references, load, Diagnostic, EnvMode, Loaded};
 pub use model::{
-    AuthMode, AuthScheme, BaseUrl, Compatibility, Config, ModelPattern, Provider, Scheme, Secret, Settings,
+    AuthMode, AuthScheme, BaseUrl, Compatibility, Config, ModelPattern, Provider, Scheme, Secret,
+    Settings,
 };

@@ -146,7 +146,10 @@ impl Compatibility {
     }
 
     pub fn formats(&self) -> Vec<ApiFormat> {
-        ApiFormat::ALL.into_iter().filter(|f| self.accepts(*f)).collect()
+        ApiFormat::ALL
+            .into_iter()
+            .filter(|f| self.accepts(*f))
+            .collect()
     }
 }
 
@@ -190,7 +193,9 @@ impl BaseUrl {
         } else if let Some(rest) = url.strip_prefix("http://") {
             (Scheme::Http, rest)
         } else {
-            return Err(format!("baseurl {url:?} must start with http:// or https://"));
+            return Err(format!(
+                "baseurl {url:?} must start with http:// or https://"
+            ));
         };
         if rest.contains(['?', '#']) {
             return Err(format!("baseurl {url:?} must not have a query or fragment"));
@@ -208,12 +213,30 @@ impl BaseUrl {
         };
         let (host, port) = split_host_port(hostport, default_port)
             .ok_or_else(|| format!("baseurl {url:?} has an invalid host or port"))?;
-        if host.is_empty() || !host.chars().all(|c| c.is_ascii_alphanumeric() || ".-_:".contains(c)) {
+        if host.is_empty()
+            || !host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-_:".contains(c))
+        {
             return Err(format!("baseurl {url:?} has an invalid host"));
         }
-        let bracketed = if host.contains(':') { format!("[{host}]") } else { host.clone() };
-        let authority = if port == default_port { bracketed } else { format!("{bracketed}:{port}") };
-        Ok(BaseUrl { scheme, host, port, path: path.trim_end_matches('/').to_string(), authority })
+        let bracketed = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.clone()
+        };
+        let authority = if port == default_port {
+            bracketed
+        } else {
+            format!("{bracketed}:{port}")
+        };
+        Ok(BaseUrl {
+            scheme,
+            host,
+            port,
+            path: path.trim_end_matches('/').to_string(),
+            authority,
+        })
     }
 
     /// Whether the host is an IP literal (a STATIC cluster) rather than a DNS name.
@@ -229,9 +252,16 @@ impl BaseUrl {
             return request_path.to_string();
         }
         let last = prefix.rsplit('/').next().unwrap_or_default();
-        let first = request_path.trim_start_matches('/').split(['/', '?']).next().unwrap_or_default();
+        let first = request_path
+            .trim_start_matches('/')
+            .split(['/', '?'])
+            .next()
+            .unwrap_or_default();
         if !last.is_empty() && last == first {
-            let rest = request_path.trim_start_matches('/').get(first.len()..).unwrap_or_default();
+            let rest = request_path
+                .trim_start_matches('/')
+                .get(first.len()..)
+                .unwrap_or_default();
             format!("{prefix}{rest}")
         } else {
             format!("{prefix}{request_path}")
@@ -264,18 +294,36 @@ mod tests {
     #[test]
     fn baseurl_parts() {
         let b = BaseUrl::parse("https://api.anthropic.com").unwrap();
-        assert_eq!((b.scheme, b.host.as_str(), b.port, b.path.as_str()), (Scheme::Https, "api.anthropic.com", 443, ""));
+        assert_eq!(
+            (b.scheme, b.host.as_str(), b.port, b.path.as_str()),
+            (Scheme::Https, "api.anthropic.com", 443, "")
+        );
         assert_eq!(b.authority, "api.anthropic.com");
         let b = BaseUrl::parse("http://127.0.0.1:18000/v1/").unwrap();
-        assert_eq!((b.port, b.path.as_str(), b.authority.as_str()), (18000, "/v1", "127.0.0.1:18000"));
+        assert_eq!(
+            (b.port, b.path.as_str(), b.authority.as_str()),
+            (18000, "/v1", "127.0.0.1:18000")
+        );
         assert!(b.host_is_ip());
         let b = BaseUrl::parse("http://[::1]:8080").unwrap();
-        assert_eq!((b.host.as_str(), b.authority.as_str()), ("::1", "[::1]:8080"));
+        assert_eq!(
+            (b.host.as_str(), b.authority.as_str()),
+            ("::1", "[::1]:8080")
+        );
     }
 
     #[test]
     fn baseurl_rejects_bad_urls() {
-        for bad in ["api.openai.com", "ftp://x", "https://", "https://u:p@x", "https://x:0", "https://x:99999", "https://x?a=1", "https://a b"] {
+        for bad in [
+            "api.openai.com",
+            "ftp://x",
+            "https://",
+            "https://u:p@x",
+            "https://x:0",
+            "https://x:99999",
+            "https://x?a=1",
+            "https://a b",
+        ] {
             assert!(BaseUrl::parse(bad).is_err(), "{bad}");
         }
     }
@@ -285,11 +333,17 @@ mod tests {
         let b = BaseUrl::parse("http://h/v1").unwrap();
         assert_eq!(b.join("/v1/chat/completions"), "/v1/chat/completions");
         let b = BaseUrl::parse("https://api.groq.com/openai").unwrap();
-        assert_eq!(b.join("/v1/chat/completions"), "/openai/v1/chat/completions");
+        assert_eq!(
+            b.join("/v1/chat/completions"),
+            "/openai/v1/chat/completions"
+        );
         let b = BaseUrl::parse("https://openrouter.ai/api/").unwrap();
         assert_eq!(b.join("/v1/chat/completions"), "/api/v1/chat/completions");
         let b = BaseUrl::parse("https://g/v1beta").unwrap();
-        assert_eq!(b.join("/v1beta/models/x:generateContent?alt=sse"), "/v1beta/models/x:generateContent?alt=sse");
+        assert_eq!(
+            b.join("/v1beta/models/x:generateContent?alt=sse"),
+            "/v1beta/models/x:generateContent?alt=sse"
+        );
         let b = BaseUrl::parse("https://h").unwrap();
         assert_eq!(b.join("/v1/messages"), "/v1/messages");
         let b = BaseUrl::parse("https://h/v1").unwrap();
@@ -298,6 +352,9 @@ mod tests {
 
     #[test]
     fn secret_debug_is_redacted() {
-        assert_eq!(format!("{:?}", Secret::new("sk-123".into())), "Secret(<redacted>)");
+        assert_eq!(
+            format!("{:?}", Secret::new("sk-123".into())),
+            "Secret(<redacted>)"
+        );
     }
 }

@@ -3,8 +3,8 @@
 
 use crate::config::{self, Config, EnvMode};
 use crate::filter::{Action as FilterAction, Host, RequestFilter};
-use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::hostcalls;
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType};
 use std::rc::Rc;
 use std::time::UNIX_EPOCH;
@@ -46,7 +46,9 @@ impl RootContext for IrisRoot {
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
         let config = self.config.clone()?;
-        Some(Box::new(IrisHttp { filter: RequestFilter::new(config) }))
+        Some(Box::new(IrisHttp {
+            filter: RequestFilter::new(config),
+        }))
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -64,25 +66,33 @@ struct EnvoyHost;
 
 impl Host for EnvoyHost {
     fn request_header(&self, name: &str) -> Option<String> {
-        hostcalls::get_map_value(MapType::HttpRequestHeaders, name).ok().flatten()
+        hostcalls::get_map_value(MapType::HttpRequestHeaders, name)
+            .ok()
+            .flatten()
     }
     fn set_request_header(&mut self, name: &str, value: Option<&str>) {
         let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, value);
     }
     fn request_body(&self, size: usize) -> Option<Vec<u8>> {
-        hostcalls::get_buffer(BufferType::HttpRequestBody, 0, size).ok().flatten()
+        hostcalls::get_buffer(BufferType::HttpRequestBody, 0, size)
+            .ok()
+            .flatten()
     }
     fn set_request_body(&mut self, body: &[u8]) {
         let _ = hostcalls::set_buffer(BufferType::HttpRequestBody, 0, usize::MAX, body);
     }
     fn response_header(&self, name: &str) -> Option<String> {
-        hostcalls::get_map_value(MapType::HttpResponseHeaders, name).ok().flatten()
+        hostcalls::get_map_value(MapType::HttpResponseHeaders, name)
+            .ok()
+            .flatten()
     }
     fn set_response_header(&mut self, name: &str, value: Option<&str>) {
         let _ = hostcalls::set_map_value(MapType::HttpResponseHeaders, name, value);
     }
     fn response_body(&self, size: usize) -> Option<Vec<u8>> {
-        hostcalls::get_buffer(BufferType::HttpResponseBody, 0, size).ok().flatten()
+        hostcalls::get_buffer(BufferType::HttpResponseBody, 0, size)
+            .ok()
+            .flatten()
     }
     fn set_response_body(&mut self, body: &[u8]) {
         let _ = hostcalls::set_buffer(BufferType::HttpResponseBody, 0, usize::MAX, body);

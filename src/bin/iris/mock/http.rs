@@ -82,7 +82,11 @@ impl Response {
     }
 
     pub fn text(status: u16, text: &str) -> Self {
-        Self::full(status, "text/plain; charset=utf-8", text.as_bytes().to_vec())
+        Self::full(
+            status,
+            "text/plain; charset=utf-8",
+            text.as_bytes().to_vec(),
+        )
     }
 
     pub fn stream(content_type: &'static str, chunks: Vec<Vec<u8>>) -> Self {
@@ -167,7 +171,12 @@ where
                 return;
             }
         };
-        let response = handler(request);
+        // A panicking handler answers 500 and closes; the server keeps serving.
+        let (response, close) =
+            match std::panic::catch_unwind(AssertUnwindSafe(|| handler(request))) {
+                Ok(response) => (response, close),
+                Err(_) => (Response::text(500, "mock: internal error"), true),
+            };
         if write_response(&mut writer, response, close).is_err() {
             return;
         }
@@ -210,8 +219,8 @@ pub fn read_request<R: BufRead, W: Write>(
             break;
         }
     }
-    let request_line =
-        std::str::from_utf8(trim_eol(&line)).map_err(|_| ReadError::Bad(400, "bad request line"))?;
+    let request_line = std::str::from_utf8(trim_eol(&line))
+        .map_err(|_| ReadError::Bad(400, "bad request line"))?;
     let mut parts = request_line.split(' ');
     let (Some(method), Some(target), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -256,7 +265,11 @@ pub fn read_request<R: BufRead, W: Write>(
         if name.is_empty() || name.bytes().any(|b| b.is_ascii_whitespace()) {
             return Err(ReadError::Bad(400, "bad header name"));
         }
-        add_header(&mut request.headers, name.to_ascii_lowercase(), value.trim());
+        add_header(
+            &mut request.headers,
+            name.to_ascii_lowercase(),
+            value.trim(),
+        );
     }
 
     let mut close = if http10 {
@@ -284,15 +297,13 @@ pub fn read_request<R: BufRead, W: Write>(
         let mut values = cl.split(',').map(|v| v.trim().parse::<u64>());
         let first = values.next().and_then(Result::ok);
         match first {
-            Some(len) if values.all(|v| v.ok() == Some(len)) => {
-                match usize::try_from(len) {
-                    Ok(len) if len <= MAX_BODY => Framing::Length(len),
-                    _ => {
-                        request.oversized = true;
-                        Framing::None
-                    }
+            Some(len) if values.all(|v| v.ok() == Some(len)) => match usize::try_from(len) {
+                Ok(len) if len <= MAX_BODY => Framing::Length(len),
+                _ => {
+                    request.oversized = true;
+                    Framing::None
                 }
-            }
+            },
             _ => return Err(ReadError::Bad(400, "bad content-length")),
         }
     } else {
@@ -315,7 +326,8 @@ pub fn read_request<R: BufRead, W: Write>(
     match framing {
         Framing::None => {}
         Framing::Length(len) => {
-            let mut body = Vec::with_capacity(len);
+            // Grow as bytes arrive rather than trusting the announced length up front.
+            let mut body = Vec::with_capacity(len.min(1 << 20));
             reader.take(len as u64).read_to_end(&mut body)?;
             if body.len() != len {
                 return Err(ReadError::Io);
@@ -335,7 +347,10 @@ pub fn read_request<R: BufRead, W: Write>(
 
 /// Decodes a chunked body (after the head). `Ok(None)` when it grows over `limit`;
 /// the rest of it is then left unread.
-pub fn read_chunked<R: BufRead>(reader: &mut R, limit: usize) -> Result<Option<Vec<u8>>, ReadError> {
+pub fn read_chunked<R: BufRead>(
+    reader: &mut R,
+    limit: usize,
+) -> Result<Option<Vec<u8>>, ReadError> {
     let mut body = Vec::new();
     let mut line = Vec::with_capacity(32);
     loop {
@@ -379,7 +394,11 @@ pub fn read_chunked<R: BufRead>(reader: &mut R, limit: usize) -> Result<Option<V
 }
 
 /// Reads up to and including `\n`, at most `limit` bytes. Returns the bytes read (0 at EOF).
-fn read_line<R: BufRead>(reader: &mut R, buf: &mut Vec<u8>, limit: usize) -> Result<usize, ReadError> {
+fn read_line<R: BufRead>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    limit: usize,
+) -> Result<usize, ReadError> {
     let start = buf.len();
     loop {
         let available = reader.fill_buf()?;
@@ -497,7 +516,7 @@ fn reason(status: u16) -> &'static str {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -529,7 +548,10 @@ mod tests {
     fn bad_chunk_size_is_400() {
         let raw = b"zz\r\nabc\r\n0\r\n\r\n";
         let mut reader = io::BufReader::new(&raw[..]);
-        assert!(matches!(read_chunked(&mut reader, 10), Err(ReadError::Bad(400, _))));
+        assert!(matches!(
+            read_chunked(&mut reader, 10),
+            Err(ReadError::Bad(400, _))
+        ));
     }
 
     #[test]
@@ -564,7 +586,10 @@ mod tests {
 
     #[test]
     fn oversized_content_length_is_flagged_not_read() {
-        let raw = format!("POST /a HTTP/1.1\r\ncontent-length: {}\r\n\r\n", MAX_BODY + 1);
+        let raw = format!(
+            "POST /a HTTP/1.1\r\ncontent-length: {}\r\n\r\n",
+            MAX_BODY + 1
+        );
         let (req, close) = parse(raw.as_bytes()).unwrap().unwrap();
         assert!(req.oversized);
         assert!(close);
@@ -583,7 +608,10 @@ mod tests {
 
     #[test]
     fn malformed_requests() {
-        assert!(matches!(parse(b"GARBAGE\r\n\r\n"), Err(ReadError::Bad(400, _))));
+        assert!(matches!(
+            parse(b"GARBAGE\r\n\r\n"),
+            Err(ReadError::Bad(400, _))
+        ));
         assert!(matches!(
             parse(b"POST /a HTTP/1.1\r\ncontent-length: x\r\n\r\n"),
             Err(ReadError::Bad(400, _))
@@ -593,9 +621,37 @@ mod tests {
     }
 
     #[test]
+    fn a_panicking_handler_answers_500_and_the_server_keeps_going() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            serve(listener, |request: Request| {
+                if request.path == "/panic" {
+                    panic!("boom");
+                }
+                Response::text(200, "fine")
+            })
+        });
+        let exchange = |path: &str| {
+            let mut stream = TcpStream::connect(addr).unwrap();
+            write!(stream, "GET {path} HTTP/1.1\r\nconnection: close\r\n\r\n").unwrap();
+            let mut out = String::new();
+            stream.read_to_string(&mut out).unwrap();
+            out
+        };
+        assert!(exchange("/panic").starts_with("HTTP/1.1 500 "));
+        let ok = exchange("/ok");
+        assert!(ok.starts_with("HTTP/1.1 200 OK"));
+        assert!(ok.ends_with("\r\n\r\nfine"));
+    }
+
+    #[test]
     fn writes_stream_as_chunks() {
         let mut out = Vec::new();
-        let response = Response::stream("text/event-stream", vec![b"data: a\n\n".to_vec(), Vec::new()]);
+        let response = Response::stream(
+            "text/event-stream",
+            vec![b"data: a\n\n".to_vec(), Vec::new()],
+        );
         write_response(&mut out, response, false).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"));

@@ -51,7 +51,11 @@ enum Phase {
     /// Nothing seen yet.
     Start,
     /// Headers are held while the body is buffered.
-    AwaitingBody { endpoint: Endpoint, credentials: Vec<(String, String)>, started_ms: u64 },
+    AwaitingBody {
+        endpoint: Endpoint,
+        credentials: Vec<(String, String)>,
+        started_ms: u64,
+    },
     /// Sent upstream.
     Forwarded(Box<Exchange>),
     /// Iris answered itself; the response callbacks leave that reply alone.
@@ -78,7 +82,11 @@ enum ResponseState {
     /// A JSON body, copied to read its usage (up to the capture limit).
     Body { bytes: Vec<u8>, overflow: bool },
     /// An SSE stream, framed as it passes.
-    Stream { framer: SseFramer, usage: StreamUsage, events: Vec<SseEvent> },
+    Stream {
+        framer: SseFramer,
+        usage: StreamUsage,
+        events: Vec<SseEvent>,
+    },
     /// An error response that is not JSON (an Envoy-generated reply or an HTML page): it is
     /// buffered and replaced by an error in the client's shape.
     WrapError,
@@ -88,7 +96,10 @@ enum ResponseState {
 
 impl RequestFilter {
     pub fn new(config: Rc<Config>) -> Self {
-        RequestFilter { config, phase: Phase::Start }
+        RequestFilter {
+            config,
+            phase: Phase::Start,
+        }
     }
 
     pub fn on_request_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Action {
@@ -117,15 +128,26 @@ impl RequestFilter {
             return self.reply(host, endpoint.format, &GatewayError::MissingBody);
         }
         let limit = self.config.settings.max_request_bytes;
-        let declared = host.request_header("content-length").and_then(|v| v.trim().parse::<usize>().ok());
+        let declared = host
+            .request_header("content-length")
+            .and_then(|v| v.trim().parse::<usize>().ok());
         if declared.is_some_and(|n| n > limit) {
             return self.reply(host, endpoint.format, &GatewayError::BodyTooLarge { limit });
         }
-        self.phase = Phase::AwaitingBody { endpoint, credentials, started_ms: host.now_ms() };
+        self.phase = Phase::AwaitingBody {
+            endpoint,
+            credentials,
+            started_ms: host.now_ms(),
+        };
         Action::Pause
     }
 
-    pub fn on_request_body(&mut self, host: &mut dyn Host, body_size: usize, end_of_stream: bool) -> Action {
+    pub fn on_request_body(
+        &mut self,
+        host: &mut dyn Host,
+        body_size: usize,
+        end_of_stream: bool,
+    ) -> Action {
         let Phase::AwaitingBody { endpoint, .. } = &self.phase else {
             return Action::Continue;
         };
@@ -137,7 +159,11 @@ impl RequestFilter {
         if !end_of_stream {
             return Action::Pause;
         }
-        let Phase::AwaitingBody { endpoint, credentials, started_ms } = std::mem::replace(&mut self.phase, Phase::Start)
+        let Phase::AwaitingBody {
+            endpoint,
+            credentials,
+            started_ms,
+        } = std::mem::replace(&mut self.phase, Phase::Start)
         else {
             return Action::Continue;
         };
@@ -166,7 +192,11 @@ impl RequestFilter {
             None => probe.model.ok_or(GatewayError::MissingModel)?,
         };
         let route = routing::route(&self.config, endpoint.format, &requested)?;
-        let provider = self.config.providers.get(route.provider).ok_or(GatewayError::Internal)?;
+        let provider = self
+            .config
+            .providers
+            .get(route.provider)
+            .ok_or(GatewayError::Internal)?;
         if route.model_rewritten && endpoint.path_model.is_none() {
             let rewritten = body::set_top_level(&bytes, "model", &body::json_string(&route.model))?;
             host.set_request_body(&rewritten);
@@ -200,23 +230,41 @@ impl RequestFilter {
         let Phase::Forwarded(x) = &mut self.phase else {
             return Action::Continue;
         };
-        x.status = host.response_header(":status").and_then(|s| s.parse().ok()).unwrap_or(0);
-        let content_type = host.response_header("content-type").unwrap_or_default().to_ascii_lowercase();
+        x.status = host
+            .response_header(":status")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let content_type = host
+            .response_header("content-type")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         x.response = if content_type.starts_with("text/event-stream") {
-            ResponseState::Stream { framer: SseFramer::new(), usage: StreamUsage::new(x.format), events: Vec::new() }
+            ResponseState::Stream {
+                framer: SseFramer::new(),
+                usage: StreamUsage::new(x.format),
+                events: Vec::new(),
+            }
         } else if x.status >= 400 && !content_type.contains("json") {
             host.set_response_header("content-length", None);
             host.set_response_header("content-type", Some("application/json"));
             ResponseState::WrapError
         } else if (200..300).contains(&x.status) && x.kind != EndpointKind::CountTokens {
-            ResponseState::Body { bytes: Vec::new(), overflow: false }
+            ResponseState::Body {
+                bytes: Vec::new(),
+                overflow: false,
+            }
         } else {
             ResponseState::Ignore
         };
         Action::Continue
     }
 
-    pub fn on_response_body(&mut self, host: &mut dyn Host, body_size: usize, end_of_stream: bool) -> Action {
+    pub fn on_response_body(
+        &mut self,
+        host: &mut dyn Host,
+        body_size: usize,
+        end_of_stream: bool,
+    ) -> Action {
         let now = host.now_ms();
         let capture_limit = self.config.settings.max_response_capture_bytes;
         let Phase::Forwarded(x) = &mut self.phase else {
@@ -226,7 +274,11 @@ impl RequestFilter {
             x.first_byte_ms = Some(now);
         }
         match &mut x.response {
-            ResponseState::Stream { framer, usage, events } => {
+            ResponseState::Stream {
+                framer,
+                usage,
+                events,
+            } => {
                 if body_size > 0 {
                     if let Some(chunk) = host.response_body(body_size) {
                         framer.push(&chunk, events);
@@ -253,7 +305,12 @@ impl RequestFilter {
                 }
                 let detail = host.response_body(body_size).unwrap_or_default();
                 let detail = String::from_utf8_lossy(&detail);
-                let provider = self.config.providers.get(x.provider).map(|p| p.id.as_str()).unwrap_or_default();
+                let provider = self
+                    .config
+                    .providers
+                    .get(x.provider)
+                    .map(|p| p.id.as_str())
+                    .unwrap_or_default();
                 let error = crate::error::upstream_error(x.status, provider, detail.trim());
                 host.set_response_body(&error.body(x.format));
             }
@@ -268,10 +325,18 @@ impl RequestFilter {
         let Phase::Forwarded(x) = phase else { return };
         let usage: Option<Usage> = match &x.response {
             ResponseState::Stream { usage, .. } => usage.usage(),
-            ResponseState::Body { bytes, overflow: false } => usage::from_body(x.format, bytes),
+            ResponseState::Body {
+                bytes,
+                overflow: false,
+            } => usage::from_body(x.format, bytes),
             _ => None,
         };
-        let provider = self.config.providers.get(x.provider).map(|p| p.id.as_str()).unwrap_or_default();
+        let provider = self
+            .config
+            .providers
+            .get(x.provider)
+            .map(|p| p.id.as_str())
+            .unwrap_or_default();
         let duration = host.now_ms().saturating_sub(x.started_ms);
         let ttfb = x.first_byte_ms.map(|t| t.saturating_sub(x.started_ms));
         match usage {
@@ -288,7 +353,11 @@ impl RequestFilter {
 
     fn reply(&mut self, host: &mut dyn Host, format: ApiFormat, error: &GatewayError) -> Action {
         self.phase = Phase::LocalReply;
-        host.send_reply(error.status(), &[("content-type", "application/json")], &error.body(format));
+        host.send_reply(
+            error.status(),
+            &[("content-type", "application/json")],
+            &error.body(format),
+        );
         Action::Pause
     }
 
@@ -297,3 +366,6 @@ impl RequestFilter {
         matches!(self.phase, Phase::LocalReply)
     }
 }
+
+#[cfg(test)]
+mod tests;

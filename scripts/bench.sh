@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Throughput of Envoy with Iris against Envoy without it: the same load (wrk, a 2 KB OpenAI
+# chat body, non-streaming) on the same mock provider. Prints both figures and the ratio.
+# Usage: scripts/bench.sh [seconds per run, default 10] [connections, default 32]
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+DURATION="${1:-10}"
+CONNS="${2:-32}"
+ensure_rust wasm32-wasip1
+ensure_venv
+build
+command -v wrk >/dev/null || apt_install wrk
+
+WORK="$(mktemp -d)"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT INT TERM
+
+MOCK_PORT=18100 LISTEN=127.0.0.1:10100 ADMIN=127.0.0.1:9911 KEY=bench-openai-key
+"$IRIS_BIN" mock --quiet --listen "127.0.0.1:$MOCK_PORT" --openai-key "$KEY" >"$WORK/mock.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$MOCK_PORT/__mock/health" 20
+
+cat >"$WORK/iris.json" <<JSON
+{"providers": {"openai": {"baseurl": "http://127.0.0.1:$MOCK_PORT", "apikey": "\${BENCH_OPENAI_KEY}",
+  "models": ["gpt-4.1"]}}}
+JSON
+export BENCH_OPENAI_KEY="$KEY"
+
+# A 2 KB chat body.
+python3 - "$WORK/body.json" <<'PY'
+import json, sys
+text = ("Summarise the following notes about the deployment. " * 40)[:1850]
+body = {"model": "gpt-4.1", "messages": [{"role": "system", "content": "You are terse."},
+                                         {"role": "user", "content": text}], "temperature": 0.2}
+open(sys.argv[1], "w").write(json.dumps(body))
+PY
+cat >"$WORK/post.lua" <<LUA
+wrk.method = "POST"
+local f = io.open("$WORK/body.json", "r")
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["content-type"] = "application/json"
+-- Sent in both runs: without Iris it reaches the mock as is; with Iris it is replaced.
+wrk.headers["authorization"] = "Bearer $KEY"
+LUA
+
+run() { # $1 = label, rest = extra iris envoy flags
+  local label="$1"; shift
+  "$IRIS_BIN" envoy --config "$WORK/iris.json" --listen "$LISTEN" --admin "$ADMIN" "$@" >"$WORK/$label.json" 2>/dev/null
+  "$VENV/bin/envoy" -c "$WORK/$label.json" --concurrency 1 --disable-hot-restart --log-level info \
+    >"$WORK/$label.log" 2>&1 &
+  local envoy=$!
+  wait_http "http://$ADMIN/ready" 30 || { tail -20 "$WORK/$label.log"; exit 1; }
+  wrk -t1 -c"$CONNS" -d2s -s "$WORK/post.lua" "http://$LISTEN/v1/chat/completions" >/dev/null # warm-up
+  wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -s "$WORK/post.lua" "http://$LISTEN/v1/chat/completions" >"$WORK/$label.wrk"
+  kill "$envoy"; wait "$envoy" 2>/dev/null || true
+  if grep -q "Non-2xx" "$WORK/$label.wrk"; then
+    echo "$label: some responses were not 2xx:" >&2; cat "$WORK/$label.wrk" >&2; exit 1
+  fi
+  awk '/Requests\/sec/ {print $2}' "$WORK/$label.wrk"
+}
+
+step "Envoy without Iris (${DURATION}s, $CONNS connections, --concurrency 1)"
+base="$(run baseline --no-filter)"
+grep -E "Latency|50%|99%" "$WORK/baseline.wrk" || true
+step "Envoy with Iris (routing on the body's model, key swap, usage read, one log line per request)"
+with="$(run iris)"
+grep -E "Latency|50%|99%" "$WORK/iris.wrk" || true
+
+python3 - "$base" "$with" <<'PY'
+import sys
+base, iris = float(sys.argv[1]), float(sys.argv[2])
+print(f"\nwithout Iris: {base:8.0f} req/s")
+print(f"with Iris:    {iris:8.0f} req/s")
+print(f"ratio:        {iris / base:8.2f}")
+print(f"extra Envoy time per request: {(1 / iris - 1 / base) * 1e6:6.1f} us (Envoy on one worker thread)")
+PY
