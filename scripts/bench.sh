@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Throughput of Envoy with Iris against Envoy without it: the same load (wrk, a 2 KB OpenAI
 # chat body, non-streaming) on the same mock provider. Prints both figures and the ratio.
-# Usage: scripts/bench.sh [seconds per run, default 10] [connections, default 32]
+# Usage: scripts/bench.sh [seconds per run, default 10] [connections, default 32] [rounds, default 3]
+# Envoy runs one worker pinned to CPU 0; wrk and the mock share CPU 1, so Envoy's CPU is what
+# limits throughput. Runs alternate (without, with, without, ...) and the medians are compared,
+# because a shared 2-core machine is noisy.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 DURATION="${1:-10}"
 CONNS="${2:-32}"
+ROUNDS="${3:-3}"
+PIN_ENVOY=() PIN_LOAD=()
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then PIN_ENVOY=(taskset -c 0) PIN_LOAD=(taskset -c 1); fi
 ensure_rust wasm32-wasip1
 ensure_venv
 build
@@ -18,7 +24,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT INT TERM
 
 MOCK_PORT=18100 LISTEN=127.0.0.1:10100 ADMIN=127.0.0.1:9911 KEY=bench-openai-key
-"$IRIS_BIN" mock --quiet --listen "127.0.0.1:$MOCK_PORT" --openai-key "$KEY" >"$WORK/mock.log" 2>&1 &
+"${PIN_LOAD[@]}" "$IRIS_BIN" mock --quiet --listen "127.0.0.1:$MOCK_PORT" --openai-key "$KEY" >"$WORK/mock.log" 2>&1 &
 pids+=($!)
 wait_http "http://127.0.0.1:$MOCK_PORT/__mock/health" 20
 
@@ -48,13 +54,13 @@ LUA
 
 run() { # $1 = label, rest = extra iris envoy flags
   local label="$1"; shift
-  "$IRIS_BIN" envoy --config "$WORK/iris.json" --listen "$LISTEN" --admin "$ADMIN" "$@" >"$WORK/$label.json" 2>/dev/null
-  "$VENV/bin/envoy" -c "$WORK/$label.json" --concurrency 1 --disable-hot-restart --log-level info \
+  "$IRIS_BIN" envoy --config "$WORK/iris.json" --listen "$LISTEN" --admin "$ADMIN" "$@" >"$WORK/$label.envoy.json" 2>/dev/null
+  "${PIN_ENVOY[@]}" "$VENV/bin/envoy" -c "$WORK/$label.envoy.json" --concurrency 1 --disable-hot-restart --log-level info \
     >"$WORK/$label.log" 2>&1 &
   local envoy=$!
-  wait_http "http://$ADMIN/ready" 30 || { tail -20 "$WORK/$label.log"; exit 1; }
-  wrk -t1 -c"$CONNS" -d2s -s "$WORK/post.lua" "http://$LISTEN/v1/chat/completions" >/dev/null # warm-up
-  wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -s "$WORK/post.lua" "http://$LISTEN/v1/chat/completions" >"$WORK/$label.wrk"
+  wait_http "http://$ADMIN/ready" 30 || { tail -20 "$WORK/$label.log" >&2; exit 1; }
+  "${PIN_LOAD[@]}" wrk -t1 -c"$CONNS" -d2s -s "$WORK/post.lua" "http://$LISTEN/v1/chat/completions" >/dev/null # warm-up
+  "${PIN_LOAD[@]}" wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -s "$WORK/post.lua" "http://$LISTEN/v1/chat/completions" >"$WORK/$label.wrk"
   kill "$envoy"; wait "$envoy" 2>/dev/null || true
   if grep -q "Non-2xx" "$WORK/$label.wrk"; then
     echo "$label: some responses were not 2xx:" >&2; cat "$WORK/$label.wrk" >&2; exit 1
@@ -62,18 +68,23 @@ run() { # $1 = label, rest = extra iris envoy flags
   awk '/Requests\/sec/ {print $2}' "$WORK/$label.wrk"
 }
 
-step "Envoy without Iris (${DURATION}s, $CONNS connections, --concurrency 1)"
-base="$(run baseline --no-filter)"
-grep -E "Latency|50%|99%" "$WORK/baseline.wrk" || true
-step "Envoy with Iris (routing on the body's model, key swap, usage read, one log line per request)"
-with="$(run iris)"
-grep -E "Latency|50%|99%" "$WORK/iris.wrk" || true
+bases=() withs=()
+for ((r = 1; r <= ROUNDS; r++)); do
+  step "round $r/$ROUNDS: Envoy without Iris (${DURATION}s, $CONNS connections, one worker)"
+  bases+=("$(run baseline --no-filter)")
+  grep -E "Latency  |50%|99%" "$WORK/baseline.wrk" || true
+  step "round $r/$ROUNDS: Envoy with Iris (route on the body's model, key swap, usage read, one log line per request)"
+  withs+=("$(run iris)")
+  grep -E "Latency  |50%|99%" "$WORK/iris.wrk" || true
+done
 
-python3 - "$base" "$with" <<'PY'
-import sys
-base, iris = float(sys.argv[1]), float(sys.argv[2])
-print(f"\nwithout Iris: {base:8.0f} req/s")
-print(f"with Iris:    {iris:8.0f} req/s")
-print(f"ratio:        {iris / base:8.2f}")
-print(f"extra Envoy time per request: {(1 / iris - 1 / base) * 1e6:6.1f} us (Envoy on one worker thread)")
+python3 - "${bases[*]}" "${withs[*]}" <<'PY'
+import statistics, sys
+base = [float(x) for x in sys.argv[1].split()]
+iris = [float(x) for x in sys.argv[2].split()]
+b, i = statistics.median(base), statistics.median(iris)
+print(f"\nwithout Iris: {b:8.0f} req/s (median of {' '.join(f'{x:.0f}' for x in base)})")
+print(f"with Iris:    {i:8.0f} req/s (median of {' '.join(f'{x:.0f}' for x in iris)})")
+print(f"ratio:        {i / b:8.2f}")
+print(f"extra Envoy time per request: {(1 / i - 1 / b) * 1e6:6.1f} us (one Envoy worker thread)")
 PY

@@ -98,8 +98,29 @@ fn usage_object(format: ApiFormat, v: &Value) -> Option<&Map<String, Value>> {
     }
 }
 
+/// The usage members of a response object; everything else is skipped without being built.
+#[derive(serde::Deserialize)]
+struct UsageOnly {
+    #[serde(default)]
+    usage: Option<Map<String, Value>>,
+    #[serde(default, rename = "usageMetadata")]
+    usage_metadata: Option<Map<String, Value>>,
+}
+
 /// Usage from a complete (non-streamed) response body.
 pub fn from_body(format: ApiFormat, body: &[u8]) -> Option<Usage> {
+    let is_object = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    if let Some(only) = is_object
+        .then(|| serde_json::from_slice::<UsageOnly>(body).ok())
+        .flatten()
+    {
+        let u = match format {
+            ApiFormat::Gemini => only.usage_metadata,
+            _ => only.usage,
+        };
+        return u.map(|u| normalize(format, &u));
+    }
+    // Not an object (a Gemini array stream, say): look through the whole value.
     let v: Value = serde_json::from_slice(body).ok()?;
     usage_object(format, &v).map(|u| normalize(format, u))
 }

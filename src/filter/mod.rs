@@ -17,7 +17,11 @@ pub const CLUSTER_HEADER: &str = "x-iris-cluster";
 
 /// What the host (Envoy, or a fake in tests) offers the filter.
 pub trait Host {
+    /// All request headers (names lower-case), fetched in one call.
+    fn request_headers(&self) -> Vec<(String, String)>;
     fn request_header(&self, name: &str) -> Option<String>;
+    /// Replaces every request header.
+    fn set_request_headers(&mut self, headers: Vec<(String, String)>);
     /// Sets (`Some`) or removes (`None`) a request header.
     fn set_request_header(&mut self, name: &str, value: Option<&str>);
     /// The buffered request body, `size` bytes.
@@ -53,7 +57,8 @@ enum Phase {
     /// Headers are held while the body is buffered.
     AwaitingBody {
         endpoint: Endpoint,
-        credentials: Vec<(String, String)>,
+        /// The client's request headers, as received.
+        headers: Vec<(String, String)>,
         started_ms: u64,
     },
     /// Sent upstream.
@@ -103,11 +108,21 @@ impl RequestFilter {
     }
 
     pub fn on_request_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Action {
+        // One host call for every header; only headers that are present are then touched.
+        let headers = host.request_headers();
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
         // Routing is the filter's decision only: never the client's.
-        host.set_request_header(CLUSTER_HEADER, None);
-        let method = host.request_header(":method").unwrap_or_default();
-        let path = host.request_header(":path").unwrap_or_default();
-        let endpoint = match api::endpoint(&method, &path) {
+        if header(CLUSTER_HEADER).is_some() {
+            host.set_request_header(CLUSTER_HEADER, None);
+        }
+        let method = header(":method").unwrap_or_default().to_string();
+        let path = header(":path").unwrap_or_default();
+        let endpoint = match api::endpoint(&method, path) {
             Ok(e) => e,
             Err(EndpointError::NotFound { format }) => {
                 let path = path.split('?').next().unwrap_or_default().to_string();
@@ -117,26 +132,19 @@ impl RequestFilter {
                 return self.reply(host, format, &GatewayError::MethodNotAllowed { method });
             }
         };
-        let mut credentials = Vec::new();
-        for name in CLIENT_CREDENTIAL_HEADERS {
-            if let Some(value) = host.request_header(name) {
-                credentials.push((name.to_string(), value));
-                host.set_request_header(name, None);
-            }
-        }
         if end_of_stream {
             return self.reply(host, endpoint.format, &GatewayError::MissingBody);
         }
         let limit = self.config.settings.max_request_bytes;
-        let declared = host
-            .request_header("content-length")
-            .and_then(|v| v.trim().parse::<usize>().ok());
+        let declared = header("content-length").and_then(|v| v.trim().parse::<usize>().ok());
         if declared.is_some_and(|n| n > limit) {
             return self.reply(host, endpoint.format, &GatewayError::BodyTooLarge { limit });
         }
+        // Credentials and routing headers are replaced when the body has been read; the
+        // headers are held until then, so nothing leaves with the client's values.
         self.phase = Phase::AwaitingBody {
             endpoint,
-            credentials,
+            headers,
             started_ms: host.now_ms(),
         };
         Action::Pause
@@ -161,13 +169,13 @@ impl RequestFilter {
         }
         let Phase::AwaitingBody {
             endpoint,
-            credentials,
+            headers,
             started_ms,
         } = std::mem::replace(&mut self.phase, Phase::Start)
         else {
             return Action::Continue;
         };
-        match self.forward(host, &endpoint, &credentials, body_size, started_ms) {
+        match self.forward(host, &endpoint, headers, body_size, started_ms) {
             Ok(exchange) => {
                 self.phase = Phase::Forwarded(Box::new(exchange));
                 Action::Continue
@@ -181,7 +189,7 @@ impl RequestFilter {
         &self,
         host: &mut dyn Host,
         endpoint: &Endpoint,
-        credentials: &[(String, String)],
+        client_headers: Vec<(String, String)>,
         body_size: usize,
         started_ms: u64,
     ) -> Result<Exchange, GatewayError> {
@@ -197,23 +205,39 @@ impl RequestFilter {
             .providers
             .get(route.provider)
             .ok_or(GatewayError::Internal)?;
+        let mut new_length = None;
         if route.model_rewritten && endpoint.path_model.is_none() {
             let rewritten = body::set_top_level(&bytes, "model", &body::json_string(&route.model))?;
             host.set_request_body(&rewritten);
-            host.set_request_header("content-length", Some(&rewritten.len().to_string()));
+            new_length = Some(rewritten.len().to_string());
         }
-        let upstream_path = provider.base.join(&endpoint.path_and_query());
-        host.set_request_header(":path", Some(&upstream_path));
-        host.set_request_header(":authority", Some(&provider.base.authority));
-        host.set_request_header(CLUSTER_HEADER, Some(&provider.cluster));
+        // The upstream headers, built in one go and set with one host call: the client's
+        // headers minus credentials and anything Iris sets, then what Iris sets.
+        let (credentials, mut headers): (Vec<_>, Vec<_>) = client_headers
+            .into_iter()
+            .partition(|(n, _)| CLIENT_CREDENTIAL_HEADERS.contains(&n.as_str()));
+        let replaced = |n: &str| {
+            matches!(
+                n,
+                ":path" | ":authority" | "accept-encoding" | CLUSTER_HEADER
+            ) || (n == "content-length" && new_length.is_some())
+                || provider.add_headers.iter().any(|(a, _)| a == n)
+        };
+        headers.retain(|(n, _)| !replaced(n));
+        headers.push((
+            ":path".into(),
+            provider.base.join(&endpoint.path_and_query()),
+        ));
+        headers.push((":authority".into(), provider.base.authority.clone()));
+        headers.push((CLUSTER_HEADER.into(), provider.cluster.clone()));
         // The filter reads response bodies, so they must arrive uncompressed.
-        host.set_request_header("accept-encoding", Some("identity"));
-        for (name, value) in upstream_credentials(provider, credentials) {
-            host.set_request_header(&name, Some(&value));
+        headers.push(("accept-encoding".into(), "identity".into()));
+        if let Some(len) = new_length {
+            headers.push(("content-length".into(), len));
         }
-        for (name, value) in &provider.add_headers {
-            host.set_request_header(name, Some(value));
-        }
+        headers.extend(upstream_credentials(provider, &credentials));
+        headers.extend(provider.add_headers.iter().cloned());
+        host.set_request_headers(headers);
         Ok(Exchange {
             provider: route.provider,
             model: route.model,

@@ -29,8 +29,14 @@ fn set(list: &mut Vec<(String, String)>, name: &str, value: Option<&str>) {
 }
 
 impl Host for FakeHost {
+    fn request_headers(&self) -> Vec<(String, String)> {
+        self.request_headers.clone()
+    }
     fn request_header(&self, name: &str) -> Option<String> {
         get(&self.request_headers, name)
+    }
+    fn set_request_headers(&mut self, headers: Vec<(String, String)>) {
+        self.request_headers = headers;
     }
     fn set_request_header(&mut self, name: &str, value: Option<&str>) {
         set(&mut self.request_headers, name, value)

@@ -65,6 +65,16 @@ struct IrisHttp {
 struct EnvoyHost;
 
 impl Host for EnvoyHost {
+    fn set_request_headers(&mut self, headers: Vec<(String, String)>) {
+        let pairs: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let _ = hostcalls::set_map(MapType::HttpRequestHeaders, pairs);
+    }
+    fn request_headers(&self) -> Vec<(String, String)> {
+        hostcalls::get_map(MapType::HttpRequestHeaders).unwrap_or_default()
+    }
     fn request_header(&self, name: &str) -> Option<String> {
         hostcalls::get_map_value(MapType::HttpRequestHeaders, name)
             .ok()
