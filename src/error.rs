@@ -32,6 +32,9 @@ pub enum GatewayError {
     /// The provider could not be reached, or answered an error that is not JSON (Envoy's own
     /// `no healthy upstream`, an HTML error page): the status is kept, the detail logged.
     Upstream { status: u16, provider: String },
+    /// The request cannot be translated for the provider (a parameter the provider's API
+    /// cannot honour, a malformed message); `param` names the offending field.
+    InvalidRequest { message: String, param: Option<String> },
 }
 
 /// Builds [`GatewayError::Upstream`] and logs the detail that the client does not see.
@@ -56,6 +59,7 @@ impl GatewayError {
             GatewayError::BodyTooLarge { .. } => 413,
             GatewayError::Internal => 500,
             GatewayError::Upstream { status, .. } => *status,
+            GatewayError::InvalidRequest { .. } => 400,
         }
     }
 
@@ -72,6 +76,7 @@ impl GatewayError {
             GatewayError::BodyTooLarge { .. } => "body_too_large",
             GatewayError::Internal => "internal",
             GatewayError::Upstream { .. } => "upstream_unavailable",
+            GatewayError::InvalidRequest { .. } => "invalid_request",
         }
     }
 
@@ -91,6 +96,7 @@ impl GatewayError {
             ),
             GatewayError::BodyTooLarge { limit } => format!("the request body is larger than the gateway's limit of {limit} bytes"),
             GatewayError::Internal => "internal gateway error".to_string(),
+            GatewayError::InvalidRequest { message, .. } => message.clone(),
             GatewayError::Upstream { status, provider } => {
                 format!("provider {provider} could not be reached or failed without an error body (HTTP {status})")
             }
@@ -123,6 +129,7 @@ impl GatewayError {
                     GatewayError::MissingModel
                     | GatewayError::UnknownModel { .. }
                     | GatewayError::FormatNotSupported { .. } => Some("model"),
+                    GatewayError::InvalidRequest { param, .. } => param.as_deref(),
                     _ => None,
                 };
                 json!({"error": {"message": message, "type": kind, "param": param, "code": code}})

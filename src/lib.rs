@@ -24,6 +24,7 @@ pub mod filter;
 pub mod glob;
 pub mod routing;
 pub mod sse;
+pub mod translate;
 pub mod usage;
 
 #[cfg(all(feature = "proxy-wasm", target_arch = "wasm32"))]
