@@ -1,10 +1,13 @@
 //! Picks the provider for a model: `provider/model` names a provider explicitly; otherwise the
-//! enabled providers that list the model and accept the client's format compete, highest
-//! `preference` first, then an exact name over a glob, then provider id order.
+//! enabled providers that list the model and can take the client's format (natively, or
+//! through a translator) compete: highest `preference` first, then a provider that accepts
+//! the format natively over one that needs translation, then an exact name over a glob, then
+//! provider id order.
 
 use crate::api::ApiFormat;
 use crate::config::{Config, Provider};
 use crate::error::GatewayError;
+use crate::translate::Pair;
 
 /// Where a request goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +18,19 @@ pub struct Route {
     pub model: String,
     /// Whether `model` differs from what the client sent, so the body must be rewritten.
     pub model_rewritten: bool,
+    /// The format the provider is sent: the client's, or the one a translator produces.
+    pub upstream: ApiFormat,
+}
+
+/// The format to send `provider` a request that arrived in `client` format: the client's own
+/// when the provider accepts it, else one a translator can produce, else none.
+pub fn upstream_format(provider: &Provider, client: ApiFormat) -> Option<ApiFormat> {
+    if provider.compatibility.accepts(client) {
+        return Some(client);
+    }
+    ApiFormat::ALL
+        .into_iter()
+        .find(|f| provider.compatibility.accepts(*f) && Pair::between(client, *f).is_some())
 }
 
 /// Resolves `model` for a request in `format`.
@@ -32,13 +48,14 @@ pub fn route(config: &Config, format: ApiFormat, model: &str) -> Result<Route, G
             .find(|(_, p)| p.id == prefix)
         {
             if !provider.disabled && provider.serves(bare).is_some() {
-                if !provider.compatibility.accepts(format) {
+                let Some(upstream) = upstream_format(provider, format) else {
                     return Err(unsupported(model, format, [provider]));
-                }
+                };
                 return Ok(Route {
                     provider: index,
                     model: bare.to_string(),
                     model_rewritten: true,
+                    upstream,
                 });
             }
         }
@@ -57,14 +74,15 @@ pub fn route(config: &Config, format: ApiFormat, model: &str) -> Result<Route, G
     }
     let best = serving
         .iter()
-        .filter(|(_, p, _)| p.compatibility.accepts(format))
+        .filter_map(|(i, p, exact)| upstream_format(p, format).map(|up| (*i, *p, *exact, up)))
         // max_by_key keeps the last maximum; providers are in id order, so compare the reverse index.
-        .max_by_key(|(i, p, exact)| (p.preference, *exact, std::cmp::Reverse(*i)));
+        .max_by_key(|(i, p, exact, up)| (p.preference, *up == format, *exact, std::cmp::Reverse(*i)));
     match best {
-        Some((index, _, _)) => Ok(Route {
-            provider: *index,
+        Some((index, _, _, upstream)) => Ok(Route {
+            provider: index,
             model: model.to_string(),
             model_rewritten: false,
+            upstream,
         }),
         None => Err(unsupported(
             model,
@@ -169,6 +187,31 @@ mod tests {
     }
 
     #[test]
+    fn translation_reaches_providers_of_another_format() {
+        let c = config();
+        let r = route(&c, ApiFormat::OpenAiChat, "claude-sonnet-4-5").unwrap();
+        assert_eq!((c.providers[r.provider].id.as_str(), r.upstream), ("anthropic", ApiFormat::AnthropicMessages));
+        let r = route(&c, ApiFormat::AnthropicMessages, "gpt-4.1").unwrap();
+        assert_eq!((c.providers[r.provider].id.as_str(), r.upstream), ("backup", ApiFormat::OpenAiChat));
+    }
+
+    #[test]
+    fn native_format_beats_translation_at_equal_preference() {
+        let c = load(
+            r#"{"providers": {
+                "a_openai": {"baseurl": "http://a", "apikey": "k", "models": ["m"]},
+                "b_anthropic": {"baseurl": "http://b", "apikey": "k", "models": ["m"], "compatibility": {"anthropic_messages": true}}
+            }}"#,
+            &|_| None,
+            EnvMode::Resolve,
+        )
+        .config
+        .unwrap();
+        assert_eq!(route(&c, ApiFormat::AnthropicMessages, "m").unwrap().upstream, ApiFormat::AnthropicMessages);
+        assert_eq!(route(&c, ApiFormat::OpenAiChat, "m").unwrap().upstream, ApiFormat::OpenAiChat);
+    }
+
+    #[test]
     fn unknown_disabled_and_wrong_format() {
         let c = config();
         assert_eq!(
@@ -189,7 +232,7 @@ mod tests {
                 .status(),
             404
         );
-        let e = route(&c, ApiFormat::OpenAiChat, "claude-sonnet-4-5").unwrap_err();
+        let e = route(&c, ApiFormat::OpenAiResponses, "claude-sonnet-4-5").unwrap_err();
         assert_eq!(e.status(), 400);
         assert!(e.message().contains("anthropic"), "{}", e.message());
         assert_eq!(

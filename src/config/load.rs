@@ -230,7 +230,8 @@ impl Validator<'_> {
         obj: &Map<String, Value>,
         path: &str,
     ) -> Option<Provider> {
-        const KNOWN: [&str; 14] = [
+        const KNOWN: [&str; 15] = [
+            "default_max_tokens",
             "baseurl",
             "models",
             "apikey",
@@ -350,6 +351,9 @@ impl Validator<'_> {
         let name = self.optional_string(obj, "name", path);
         let description = self.optional_string(obj, "description", path);
         let add_headers = self.add_headers(obj.get("add_headers"), path);
+        let default_max_tokens = obj
+            .get("default_max_tokens")
+            .and_then(|v| self.max_tokens(v, &format!("{path}.default_max_tokens")));
         if let Some(v) = obj.get("cost_basis") {
             if !v.is_string() {
                 self.warn(&format!("{path}.cost_basis"), "must be a string");
@@ -378,6 +382,7 @@ impl Validator<'_> {
             disabled,
             add_headers,
             cluster: cluster_name(index, id),
+            default_max_tokens,
         })
     }
 
@@ -536,6 +541,12 @@ impl Validator<'_> {
         };
         for (key, v) in obj {
             let path = format!("iris.{}", path_key(key));
+            if key == "default_max_tokens" {
+                if let Some(n) = self.max_tokens(v, &path) {
+                    s.default_max_tokens = n;
+                }
+                continue;
+            }
             let target = match key.as_str() {
                 "max_request_bytes" => &mut s.max_request_bytes,
                 "max_response_capture_bytes" => &mut s.max_response_capture_bytes,
@@ -553,6 +564,15 @@ impl Validator<'_> {
             }
         }
         s
+    }
+
+    /// A `default_max_tokens` value: a whole number from 1 to 1,000,000.
+    fn max_tokens(&mut self, v: &Value, path: &str) -> Option<u64> {
+        let n = v.as_u64().filter(|n| (1..=1_000_000).contains(n));
+        if n.is_none() {
+            self.error(path, "must be a whole number of tokens from 1 to 1000000");
+        }
+        n
     }
 
     fn optional_bool(&mut self, obj: &Map<String, Value>, key: &str, path: &str) -> bool {

@@ -23,6 +23,9 @@ pub struct Settings {
     pub max_request_bytes: usize,
     /// Largest non-streaming response body the filter copies to read its token usage.
     pub max_response_capture_bytes: usize,
+    /// `max_tokens` sent to Anthropic-format providers when a translated OpenAI request sets
+    /// none (Anthropic requires one); a provider's own `default_max_tokens` wins.
+    pub default_max_tokens: u64,
 }
 
 impl Settings {
@@ -35,6 +38,7 @@ impl Default for Settings {
         Settings {
             max_request_bytes: Self::DEFAULT_MAX_REQUEST_BYTES,
             max_response_capture_bytes: Self::DEFAULT_MAX_RESPONSE_CAPTURE_BYTES,
+            default_max_tokens: crate::translate::DEFAULT_MAX_TOKENS,
         }
     }
 }
@@ -57,6 +61,8 @@ pub struct Provider {
     pub add_headers: Vec<(String, String)>,
     /// Name of the Envoy cluster that reaches `base`; the renderer and the filter agree on it.
     pub cluster: String,
+    /// Iris extension: `max_tokens` for translated requests that set none (see [`Settings`]).
+    pub default_max_tokens: Option<u64>,
 }
 
 impl Provider {

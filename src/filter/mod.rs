@@ -8,12 +8,16 @@ use crate::config::Config;
 use crate::error::GatewayError;
 use crate::routing;
 use crate::sse::{SseEvent, SseFramer};
+use crate::translate::{self, Pair, StreamTranslator, Translated};
 use crate::usage::{self, StreamUsage, Usage};
 use std::rc::Rc;
 
 /// Header the filter sets to pick the Envoy cluster; the route reads it (`cluster_header`)
 /// and removes it before the request leaves. A client-sent copy is always removed.
 pub const CLUSTER_HEADER: &str = "x-iris-cluster";
+
+/// `anthropic-version` sent with translated requests when the client sent none.
+pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 
 /// What the host (Envoy, or a fake in tests) offers the filter.
 pub trait Host {
@@ -73,7 +77,12 @@ enum Phase {
 struct Exchange {
     provider: usize,
     model: String,
+    /// The client's format.
     format: ApiFormat,
+    /// The provider's format (the client's unless translated).
+    upstream: ApiFormat,
+    /// The translator and what it needs to know of the request, when formats differ.
+    translation: Option<(Pair, Translated)>,
     kind: EndpointKind,
     started_ms: u64,
     first_byte_ms: Option<u64>,
@@ -84,19 +93,34 @@ struct Exchange {
 enum ResponseState {
     /// Response headers not seen yet.
     Pending,
-    /// A JSON body, copied to read its usage (up to the capture limit).
+    /// A JSON body passed through, copied to read its usage (up to the capture limit).
     Body { bytes: Vec<u8>, overflow: bool },
-    /// An SSE stream, framed as it passes.
+    /// An SSE stream, framed as it passes; translated event by event when formats differ.
     Stream {
         framer: SseFramer,
         usage: StreamUsage,
         events: Vec<SseEvent>,
+        translator: Option<Box<dyn StreamTranslator>>,
     },
+    /// A JSON body to translate: buffered to its end, then replaced.
+    Translate(Pair),
+    /// A provider error body (JSON) to translate into the client's error shape.
+    TranslateError(Pair),
     /// An error response that is not JSON (an Envoy-generated reply or an HTML page): it is
     /// buffered and replaced by an error in the client's shape.
     WrapError,
     /// Nothing to read (an error response in the provider's own shape).
     Ignore,
+    /// The body was read whole and translated; this is its usage.
+    Finished(Option<Usage>),
+}
+
+/// What `forward` decided.
+enum Forward {
+    /// The request goes to the provider.
+    Sent(Box<Exchange>),
+    /// Iris answers with this JSON body and status (a count_tokens estimate).
+    Answer(u16, Vec<u8>),
 }
 
 impl RequestFilter {
@@ -176,9 +200,14 @@ impl RequestFilter {
             return Action::Continue;
         };
         match self.forward(host, &endpoint, headers, body_size, started_ms) {
-            Ok(exchange) => {
-                self.phase = Phase::Forwarded(Box::new(exchange));
+            Ok(Forward::Sent(exchange)) => {
+                self.phase = Phase::Forwarded(exchange);
                 Action::Continue
+            }
+            Ok(Forward::Answer(status, body)) => {
+                self.phase = Phase::LocalReply;
+                host.send_reply(status, &[("content-type", "application/json")], &body);
+                Action::Pause
             }
             Err(e) => self.reply(host, format, &e),
         }
@@ -192,7 +221,7 @@ impl RequestFilter {
         client_headers: Vec<(String, String)>,
         body_size: usize,
         started_ms: u64,
-    ) -> Result<Exchange, GatewayError> {
+    ) -> Result<Forward, GatewayError> {
         let bytes = host.request_body(body_size).unwrap_or_default();
         let probe = body::probe(&bytes)?;
         let requested = match &endpoint.path_model {
@@ -205,29 +234,63 @@ impl RequestFilter {
             .providers
             .get(route.provider)
             .ok_or(GatewayError::Internal)?;
-        let mut new_length = None;
-        if route.model_rewritten && endpoint.path_model.is_none() {
-            let rewritten = body::set_top_level(&bytes, "model", &body::json_string(&route.model))?;
-            host.set_request_body(&rewritten);
-            new_length = Some(rewritten.len().to_string());
+        let pair = Pair::between(endpoint.format, route.upstream);
+        if pair.is_some() && endpoint.kind == EndpointKind::CountTokens {
+            // Only Anthropic counts Messages tokens; other providers get an honest estimate.
+            let tokens = translate::estimate_input_tokens(&bytes).ok_or(GatewayError::Internal)?;
+            let body = serde_json::json!({ "input_tokens": tokens }).to_string();
+            return Ok(Forward::Answer(200, body.into_bytes()));
         }
+        let mut new_body = None;
+        let translation = match pair {
+            Some(pair) => {
+                let opts = translate::Options {
+                    default_max_tokens: provider
+                        .default_max_tokens
+                        .unwrap_or(self.config.settings.default_max_tokens),
+                };
+                let mut translated = pair.request(&bytes, &route.model, &opts)?;
+                new_body = Some(std::mem::take(&mut translated.body));
+                Some((pair, translated))
+            }
+            None if route.model_rewritten && endpoint.path_model.is_none() => {
+                new_body = Some(body::set_top_level(
+                    &bytes,
+                    "model",
+                    &body::json_string(&route.model),
+                )?);
+                None
+            }
+            None => None,
+        };
+        let new_length = new_body.as_ref().map(|b| b.len().to_string());
+        if let Some(b) = &new_body {
+            host.set_request_body(b);
+        }
+        let upstream_path = match pair {
+            Some(pair) => provider.base.join(pair.upstream_path()),
+            None => provider.base.join(&endpoint.path_and_query()),
+        };
         // The upstream headers, built in one go and set with one host call: the client's
         // headers minus credentials and anything Iris sets, then what Iris sets.
         let (credentials, mut headers): (Vec<_>, Vec<_>) = client_headers
             .into_iter()
             .partition(|(n, _)| CLIENT_CREDENTIAL_HEADERS.contains(&n.as_str()));
+        let to_openai = route.upstream != ApiFormat::AnthropicMessages && pair.is_some();
         let replaced = |n: &str| {
             matches!(
                 n,
                 ":path" | ":authority" | "accept-encoding" | CLUSTER_HEADER
             ) || (n == "content-length" && new_length.is_some())
+                || (to_openai && n.starts_with("anthropic-"))
                 || provider.add_headers.iter().any(|(a, _)| a == n)
         };
         headers.retain(|(n, _)| !replaced(n));
-        headers.push((
-            ":path".into(),
-            provider.base.join(&endpoint.path_and_query()),
-        ));
+        let has_version = headers.iter().any(|(n, _)| n == "anthropic-version");
+        if route.upstream == ApiFormat::AnthropicMessages && pair.is_some() && !has_version {
+            headers.push(("anthropic-version".into(), ANTHROPIC_VERSION.into()));
+        }
+        headers.push((":path".into(), upstream_path));
         headers.push((":authority".into(), provider.base.authority.clone()));
         headers.push((CLUSTER_HEADER.into(), provider.cluster.clone()));
         // The filter reads response bodies, so they must arrive uncompressed.
@@ -238,16 +301,18 @@ impl RequestFilter {
         headers.extend(upstream_credentials(provider, &credentials));
         headers.extend(provider.add_headers.iter().cloned());
         host.set_request_headers(headers);
-        Ok(Exchange {
+        Ok(Forward::Sent(Box::new(Exchange {
             provider: route.provider,
             model: route.model,
             format: endpoint.format,
+            upstream: route.upstream,
+            translation,
             kind: endpoint.kind,
             started_ms,
             first_byte_ms: None,
             status: 0,
             response: ResponseState::Pending,
-        })
+        })))
     }
 
     pub fn on_response_headers(&mut self, host: &mut dyn Host) -> Action {
@@ -262,23 +327,31 @@ impl RequestFilter {
             .response_header("content-type")
             .unwrap_or_default()
             .to_ascii_lowercase();
-        x.response = if content_type.starts_with("text/event-stream") {
-            ResponseState::Stream {
-                framer: SseFramer::new(),
-                usage: StreamUsage::new(x.format),
-                events: Vec::new(),
-            }
-        } else if x.status >= 400 && !content_type.contains("json") {
+        let ok = (200..300).contains(&x.status);
+        let json = content_type.contains("json");
+        if x.translation.is_some() {
+            // The body changes length: Envoy does not fix content-length itself.
             host.set_response_header("content-length", None);
-            host.set_response_header("content-type", Some("application/json"));
-            ResponseState::WrapError
-        } else if (200..300).contains(&x.status) && x.kind != EndpointKind::CountTokens {
-            ResponseState::Body {
+        }
+        x.response = match &x.translation {
+            _ if content_type.starts_with("text/event-stream") => ResponseState::Stream {
+                framer: SseFramer::new(),
+                usage: StreamUsage::new(x.upstream),
+                events: Vec::new(),
+                translator: x.translation.as_ref().map(|(pair, t)| pair.stream(t)),
+            },
+            _ if x.status >= 400 && !json => {
+                host.set_response_header("content-length", None);
+                host.set_response_header("content-type", Some("application/json"));
+                ResponseState::WrapError
+            }
+            Some((pair, _)) if ok => ResponseState::Translate(*pair),
+            Some((pair, _)) if x.status >= 400 => ResponseState::TranslateError(*pair),
+            None if ok && x.kind != EndpointKind::CountTokens => ResponseState::Body {
                 bytes: Vec::new(),
                 overflow: false,
-            }
-        } else {
-            ResponseState::Ignore
+            },
+            _ => ResponseState::Ignore,
         };
         Action::Continue
     }
@@ -302,6 +375,7 @@ impl RequestFilter {
                 framer,
                 usage,
                 events,
+                translator,
             } => {
                 if body_size > 0 {
                     if let Some(chunk) = host.response_body(body_size) {
@@ -311,7 +385,42 @@ impl RequestFilter {
                 if end_of_stream {
                     framer.finish(events);
                 }
-                events.drain(..).for_each(|e| usage.observe(&e));
+                match translator {
+                    None => events.drain(..).for_each(|e| usage.observe(&e)),
+                    Some(t) => {
+                        let mut out = Vec::new();
+                        for e in events.drain(..) {
+                            usage.observe(&e);
+                            t.on_event(&e, &mut out);
+                        }
+                        if end_of_stream {
+                            t.finish(&mut out);
+                        }
+                        host.set_response_body(&out);
+                    }
+                }
+            }
+            ResponseState::Translate(pair) => {
+                if !end_of_stream {
+                    return Action::Pause;
+                }
+                let pair = *pair;
+                let body = host.response_body(body_size).unwrap_or_default();
+                let used = usage::from_body(x.upstream, &body);
+                let out = pair.response(&body).unwrap_or_else(|e| {
+                    log::warn!("could not translate a {} response: {}", x.upstream.label(), e.message());
+                    GatewayError::Upstream { status: 502, provider: String::new() }.body(x.format)
+                });
+                host.set_response_body(&out);
+                x.response = ResponseState::Finished(used);
+            }
+            ResponseState::TranslateError(pair) => {
+                if !end_of_stream {
+                    return Action::Pause;
+                }
+                let body = host.response_body(body_size).unwrap_or_default();
+                host.set_response_body(&pair.error(x.status, &body));
+                x.response = ResponseState::Ignore;
             }
             ResponseState::Body { bytes, overflow } => {
                 if body_size > 0 && !*overflow {
@@ -338,7 +447,7 @@ impl RequestFilter {
                 let error = crate::error::upstream_error(x.status, provider, detail.trim());
                 host.set_response_body(&error.body(x.format));
             }
-            ResponseState::Pending | ResponseState::Ignore => {}
+            ResponseState::Pending | ResponseState::Ignore | ResponseState::Finished(_) => {}
         }
         Action::Continue
     }
@@ -352,7 +461,8 @@ impl RequestFilter {
             ResponseState::Body {
                 bytes,
                 overflow: false,
-            } => usage::from_body(x.format, bytes),
+            } => usage::from_body(x.upstream, bytes),
+            ResponseState::Finished(used) => *used,
             _ => None,
         };
         let provider = self
@@ -365,12 +475,12 @@ impl RequestFilter {
         let ttfb = x.first_byte_ms.map(|t| t.saturating_sub(x.started_ms));
         match usage {
             Some(u) => log::info!(
-                "request provider={provider} model={} format={} status={} input_tokens={} output_tokens={} cache_read_tokens={} cache_write_tokens={} reasoning_tokens={} duration_ms={duration} first_byte_ms={}",
-                x.model, x.format.flag(), x.status, u.input, u.output, u.cache_read, u.cache_write, u.reasoning, ttfb.map(|t| t.to_string()).unwrap_or_else(|| "-".into())
+                "request provider={provider} model={} format={} status={} input_tokens={} output_tokens={} cache_read_tokens={} cache_write_tokens={} reasoning_tokens={} duration_ms={duration} first_byte_ms={} upstream_format={}",
+                x.model, x.format.flag(), x.status, u.input, u.output, u.cache_read, u.cache_write, u.reasoning, ttfb.map(|t| t.to_string()).unwrap_or_else(|| "-".into()), x.upstream.flag()
             ),
             None => log::info!(
-                "request provider={provider} model={} format={} status={} usage=unknown duration_ms={duration}",
-                x.model, x.format.flag(), x.status
+                "request provider={provider} model={} format={} status={} usage=unknown duration_ms={duration} upstream_format={}",
+                x.model, x.format.flag(), x.status, x.upstream.flag()
             ),
         }
     }

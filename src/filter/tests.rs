@@ -295,9 +295,9 @@ fn errors_come_in_the_clients_shape() {
     let mut f = filter();
     let mut h = request(
         "POST",
-        "/v1/chat/completions",
+        "/v1/responses",
         &[],
-        r#"{"model":"claude-sonnet-4-5","messages":[]}"#,
+        r#"{"model":"claude-sonnet-4-5","input":"hi"}"#,
     );
     send(&mut f, &mut h);
     assert_eq!(error_json(&h).0, 400);
