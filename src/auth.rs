@@ -4,12 +4,13 @@
 use crate::config::{AuthMode, AuthScheme, Provider};
 
 /// Headers that carry a client credential. Iris removes every one of them from the request.
-pub const CLIENT_CREDENTIAL_HEADERS: [&str; 5] = [
+pub const CLIENT_CREDENTIAL_HEADERS: [&str; 6] = [
     "authorization",
     "x-api-key",
     "api-key",
     "x-goog-api-key",
     "proxy-authorization",
+    crate::identity::GATEWAY_KEY_HEADER,
 ];
 
 /// The credential headers to send upstream for `provider`, given the client's credential
@@ -21,8 +22,11 @@ pub fn upstream_credentials(
     match provider.auth_mode {
         AuthMode::Passthrough => client
             .iter()
-            // Proxy credentials are for the hop in front of Iris, never for the provider.
-            .filter(|(name, _)| name != "proxy-authorization")
+            // Proxy credentials are for the hop in front of Iris and gateway keys for Iris
+            // itself: neither is for the provider.
+            .filter(|(name, _)| {
+                name != "proxy-authorization" && name != crate::identity::GATEWAY_KEY_HEADER
+            })
             .cloned()
             .collect(),
         AuthMode::Inject if provider.apikey.is_empty() => Vec::new(),

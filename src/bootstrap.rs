@@ -63,7 +63,7 @@ pub fn render(config: &Config, config_text: &str, opts: &RenderOptions) -> Resul
         json!({
             "match": {"prefix": "/"},
             "route": {"cluster_header": CLUSTER_HEADER, "timeout": "0s", "idle_timeout": STREAM_IDLE_TIMEOUT},
-            "request_headers_to_remove": [CLUSTER_HEADER]
+            "request_headers_to_remove": headers_to_remove(config)
         })
     };
     let mut http_filters = Vec::new();
@@ -109,6 +109,33 @@ pub fn render(config: &Config, config_text: &str, opts: &RenderOptions) -> Resul
             "clusters": clusters
         }
     }))
+}
+
+/// Identity headers a proxy in front of Envoy may set. They never reach a provider: Iris reads
+/// the configured one itself, and with none configured a client-sent copy means nothing.
+pub const IDENTITY_HEADERS: [&str; 7] = [
+    "tailscale-user-login",
+    "tailscale-user-name",
+    "tailscale-user-profile-pic",
+    "x-forwarded-email",
+    "x-forwarded-user",
+    "x-forwarded-groups",
+    "x-forwarded-preferred-username",
+];
+
+/// Headers the route strips before a request leaves: the routing header and identity headers.
+fn headers_to_remove(config: &Config) -> Vec<String> {
+    let mut names: Vec<String> = std::iter::once(CLUSTER_HEADER)
+        .chain(IDENTITY_HEADERS)
+        .map(str::to_string)
+        .collect();
+    if let Some(th) = &config.identity.trusted_header {
+        names.push(th.user.clone());
+        names.extend(th.groups.clone());
+    }
+    names.sort();
+    names.dedup();
+    names
 }
 
 fn wasm_filter(config_text: &str, wasm_path: &str) -> Value {
@@ -250,7 +277,9 @@ mod tests {
         let route = &hcm["route_config"]["virtual_hosts"][0]["routes"][0];
         assert_eq!(route["route"]["cluster_header"], CLUSTER_HEADER);
         assert_eq!(route["route"]["timeout"], "0s");
-        assert_eq!(route["request_headers_to_remove"], json!([CLUSTER_HEADER]));
+        let removed = route["request_headers_to_remove"].as_array().unwrap();
+        assert!(removed.contains(&json!(CLUSTER_HEADER)));
+        assert!(removed.contains(&json!("tailscale-user-login")));
         assert!(
             listener["per_connection_buffer_limit_bytes"]
                 .as_u64()

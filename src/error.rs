@@ -34,7 +34,14 @@ pub enum GatewayError {
     Upstream { status: u16, provider: String },
     /// The request cannot be translated for the provider (a parameter the provider's API
     /// cannot honour, a malformed message); `param` names the offending field.
-    InvalidRequest { message: String, param: Option<String> },
+    InvalidRequest {
+        message: String,
+        param: Option<String>,
+    },
+    /// No caller identity could be established (missing or wrong gateway key).
+    Unauthenticated { message: String },
+    /// The caller has no role, or no grant for this model.
+    Forbidden { message: String },
 }
 
 /// Builds [`GatewayError::Upstream`] and logs the detail that the client does not see.
@@ -60,6 +67,8 @@ impl GatewayError {
             GatewayError::Internal => 500,
             GatewayError::Upstream { status, .. } => *status,
             GatewayError::InvalidRequest { .. } => 400,
+            GatewayError::Unauthenticated { .. } => 401,
+            GatewayError::Forbidden { .. } => 403,
         }
     }
 
@@ -77,6 +86,8 @@ impl GatewayError {
             GatewayError::Internal => "internal",
             GatewayError::Upstream { .. } => "upstream_unavailable",
             GatewayError::InvalidRequest { .. } => "invalid_request",
+            GatewayError::Unauthenticated { .. } => "unauthenticated",
+            GatewayError::Forbidden { .. } => "forbidden",
         }
     }
 
@@ -96,7 +107,9 @@ impl GatewayError {
             ),
             GatewayError::BodyTooLarge { limit } => format!("the request body is larger than the gateway's limit of {limit} bytes"),
             GatewayError::Internal => "internal gateway error".to_string(),
-            GatewayError::InvalidRequest { message, .. } => message.clone(),
+            GatewayError::InvalidRequest { message, .. }
+            | GatewayError::Unauthenticated { message }
+            | GatewayError::Forbidden { message } => message.clone(),
             GatewayError::Upstream { status, provider } => {
                 format!("provider {provider} could not be reached or failed without an error body (HTTP {status})")
             }
@@ -120,6 +133,10 @@ impl GatewayError {
                         ("invalid_request_error", Some("request_too_large"))
                     }
                     GatewayError::Internal => ("server_error", None),
+                    GatewayError::Unauthenticated { .. } => {
+                        ("invalid_request_error", Some("invalid_api_key"))
+                    }
+                    GatewayError::Forbidden { .. } => ("permission_error", Some("access_denied")),
                     GatewayError::Upstream { status, .. } if *status >= 500 => {
                         ("server_error", None)
                     }

@@ -57,7 +57,9 @@ pub fn model_glob_matches(pattern: &str, target: &str) -> bool {
 fn segments_match(p: &[&str], t: &[&str]) -> bool {
     match p.split_first() {
         None => t.is_empty(),
-        Some((&"**", rest)) => (0..=t.len()).any(|skip| t.get(skip..).is_some_and(|tail| segments_match(rest, tail))),
+        Some((&"**", rest)) => {
+            (0..=t.len()).any(|skip| t.get(skip..).is_some_and(|tail| segments_match(rest, tail)))
+        }
         Some((first, rest)) => match t.split_first() {
             Some((seg, tail)) => glob::matches(first, seg) && segments_match(rest, tail),
             None => false,
@@ -75,7 +77,10 @@ impl Policy {
             if who.groups.iter().any(|g| g == src) {
                 return true;
             }
-            return self.groups.iter().any(|(name, members)| name == src && members.iter().any(|m| m == &who.user));
+            return self
+                .groups
+                .iter()
+                .any(|(name, members)| name == src && members.iter().any(|m| m == &who.user));
         }
         false
     }
@@ -96,11 +101,20 @@ impl Policy {
     /// Whether the caller may use `model` at `provider`.
     pub fn allows(&self, who: &Identity, provider: &str, model: &str) -> bool {
         let target = format!("{provider}/{model}");
-        self.caps(who).any(|c| c.models.as_deref().is_some_and(|m| model_glob_matches(m, &target)))
+        self.caps(who).any(|c| {
+            c.models
+                .as_deref()
+                .is_some_and(|m| model_glob_matches(m, &target))
+        })
     }
 
     /// Checks a request and returns the headers the matching grants add upstream.
-    pub fn authorize(&self, who: &Identity, provider: &str, model: &str) -> Result<Vec<(String, String)>, Denied> {
+    pub fn authorize(
+        &self,
+        who: &Identity,
+        provider: &str,
+        model: &str,
+    ) -> Result<Vec<(String, String)>, Denied> {
         if self.role(who).is_none() {
             return Err(Denied::NoRole);
         }
@@ -110,7 +124,11 @@ impl Policy {
         }
         Ok(self
             .caps(who)
-            .filter(|c| c.models.as_deref().is_none_or(|m| model_glob_matches(m, &target)))
+            .filter(|c| {
+                c.models
+                    .as_deref()
+                    .is_none_or(|m| model_glob_matches(m, &target))
+            })
             .flat_map(|c| c.add_headers.iter().cloned())
             .collect())
     }
@@ -123,18 +141,32 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn who(user: &str, groups: &[&str]) -> Identity {
-        Identity { user: user.into(), groups: groups.iter().map(|g| g.to_string()).collect(), source: "test" }
+        Identity {
+            user: user.into(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            source: "test",
+        }
     }
 
     fn cap(role: Option<Role>, models: Option<&str>) -> Capability {
-        Capability { role, models: models.map(str::to_string), add_headers: Vec::new() }
+        Capability {
+            role,
+            models: models.map(str::to_string),
+            add_headers: Vec::new(),
+        }
     }
 
     fn policy() -> Policy {
         Policy {
             grants: vec![
-                Grant { src: vec!["*".into()], caps: vec![cap(Some(Role::User), None)] },
-                Grant { src: vec!["alice@example.com".into()], caps: vec![cap(None, Some("anthropic/**"))] },
+                Grant {
+                    src: vec!["*".into()],
+                    caps: vec![cap(Some(Role::User), None)],
+                },
+                Grant {
+                    src: vec!["alice@example.com".into()],
+                    caps: vec![cap(None, Some("anthropic/**"))],
+                },
                 Grant {
                     src: vec!["group:eng".into()],
                     caps: vec![Capability {
@@ -143,10 +175,16 @@ mod tests {
                         add_headers: vec![("x-team".into(), "eng".into())],
                     }],
                 },
-                Grant { src: vec!["tag:ci".into()], caps: vec![cap(Some(Role::Admin), Some("**"))] },
+                Grant {
+                    src: vec!["tag:ci".into()],
+                    caps: vec![cap(Some(Role::Admin), Some("**"))],
+                },
                 Grant {
                     src: vec!["bob@example.com".into()],
-                    caps: vec![Capability { add_headers: vec![("x-bob".into(), "1".into())], ..Capability::default() }],
+                    caps: vec![Capability {
+                        add_headers: vec![("x-bob".into(), "1".into())],
+                        ..Capability::default()
+                    }],
                 },
             ],
             groups: vec![("group:eng".into(), vec!["bob@example.com".into()])],
@@ -156,11 +194,23 @@ mod tests {
     #[test]
     fn globs_over_provider_and_model() {
         assert!(model_glob_matches("**", "openai/gpt-5"));
-        assert!(model_glob_matches("anthropic/**", "anthropic/claude-sonnet-4-5"));
+        assert!(model_glob_matches(
+            "anthropic/**",
+            "anthropic/claude-sonnet-4-5"
+        ));
         assert!(!model_glob_matches("anthropic/**", "openai/gpt-5"));
-        assert!(model_glob_matches("*/claude-sonnet*", "vertex/claude-sonnet-4-5"));
-        assert!(model_glob_matches("openrouter/**", "openrouter/anthropic/claude-3.5"));
-        assert!(!model_glob_matches("openrouter/*", "openrouter/anthropic/claude-3.5"));
+        assert!(model_glob_matches(
+            "*/claude-sonnet*",
+            "vertex/claude-sonnet-4-5"
+        ));
+        assert!(model_glob_matches(
+            "openrouter/**",
+            "openrouter/anthropic/claude-3.5"
+        ));
+        assert!(!model_glob_matches(
+            "openrouter/*",
+            "openrouter/anthropic/claude-3.5"
+        ));
         assert!(model_glob_matches("aperture-*/**", "aperture-eu/m"));
         assert!(model_glob_matches("openai/gpt-5", "openai/gpt-5"));
         assert!(!model_glob_matches("openai/gpt-5", "openai/gpt-5-mini"));
@@ -169,37 +219,63 @@ mod tests {
     #[test]
     fn users_groups_and_tags() {
         let p = policy();
-        assert!(p.authorize(&who("alice@example.com", &[]), "anthropic", "claude").is_ok());
+        assert!(p
+            .authorize(&who("alice@example.com", &[]), "anthropic", "claude")
+            .is_ok());
         assert_eq!(
             p.authorize(&who("alice@example.com", &[]), "openai", "gpt-4.1"),
             Err(Denied::Model("openai/gpt-4.1".into()))
         );
         // bob is in group:eng by config; carol by her identity source's groups.
         assert_eq!(
-            p.authorize(&who("bob@example.com", &[]), "openai", "gpt-4.1-mini").unwrap(),
-            vec![("x-team".to_string(), "eng".to_string()), ("x-bob".to_string(), "1".to_string())]
+            p.authorize(&who("bob@example.com", &[]), "openai", "gpt-4.1-mini")
+                .unwrap(),
+            vec![
+                ("x-team".to_string(), "eng".to_string()),
+                ("x-bob".to_string(), "1".to_string())
+            ]
         );
-        assert!(p.authorize(&who("carol@example.com", &["group:eng"]), "openai", "gpt-4.1").is_ok());
-        assert!(p.authorize(&who("dave@example.com", &[]), "openai", "gpt-4.1").is_err());
+        assert!(p
+            .authorize(
+                &who("carol@example.com", &["group:eng"]),
+                "openai",
+                "gpt-4.1"
+            )
+            .is_ok());
+        assert!(p
+            .authorize(&who("dave@example.com", &[]), "openai", "gpt-4.1")
+            .is_err());
         assert_eq!(p.role(&who("tag:ci", &[])), Some(Role::Admin));
     }
 
     #[test]
     fn no_role_means_no_access_even_with_model_grants() {
         let p = Policy {
-            grants: vec![Grant { src: vec!["*".into()], caps: vec![cap(None, Some("**"))] }],
+            grants: vec![Grant {
+                src: vec!["*".into()],
+                caps: vec![cap(None, Some("**"))],
+            }],
             groups: vec![],
         };
         assert_eq!(p.authorize(&who("x", &[]), "a", "m"), Err(Denied::NoRole));
-        assert_eq!(Policy::default().authorize(&who("x", &[]), "a", "m"), Err(Denied::NoRole));
+        assert_eq!(
+            Policy::default().authorize(&who("x", &[]), "a", "m"),
+            Err(Denied::NoRole)
+        );
     }
 
     #[test]
     fn admin_wins_over_user() {
         let p = Policy {
             grants: vec![
-                Grant { src: vec!["*".into()], caps: vec![cap(Some(Role::User), None)] },
-                Grant { src: vec!["root@x".into()], caps: vec![cap(Some(Role::Admin), None)] },
+                Grant {
+                    src: vec!["*".into()],
+                    caps: vec![cap(Some(Role::User), None)],
+                },
+                Grant {
+                    src: vec!["root@x".into()],
+                    caps: vec![cap(Some(Role::Admin), None)],
+                },
             ],
             groups: vec![],
         };

@@ -74,25 +74,49 @@ impl Sources {
 
     /// Identifies the caller from the request headers (lower-case names).
     pub fn resolve(&self, headers: &[(String, String)]) -> Result<Resolved, Unauthenticated> {
-        let header = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.trim());
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.trim())
+        };
         if let Some(th) = &self.trusted_header {
             if let Some(user) = header(&th.user).filter(|u| !u.is_empty()) {
                 let groups = th
                     .groups
                     .as_deref()
                     .and_then(header)
-                    .map(|g| g.split(',').map(str::trim).filter(|g| !g.is_empty()).map(str::to_string).collect())
+                    .map(|g| {
+                        g.split(',')
+                            .map(str::trim)
+                            .filter(|g| !g.is_empty())
+                            .map(str::to_string)
+                            .collect()
+                    })
                     .unwrap_or_default();
-                let identity = Identity { user: user.to_string(), groups, source: "header" };
-                return Ok(Resolved { identity, key_header: None });
+                let identity = Identity {
+                    user: user.to_string(),
+                    groups,
+                    source: "header",
+                };
+                return Ok(Resolved {
+                    identity,
+                    key_header: None,
+                });
             }
         }
         if !self.gateway_keys.is_empty() {
-            let presented = [GATEWAY_KEY_HEADER, "authorization", "x-api-key"].into_iter().find_map(|name| {
-                let value = header(name)?;
-                let key = if name == "authorization" { value.strip_prefix("Bearer ")?.trim() } else { value };
-                Some((name, key))
-            });
+            let presented = [GATEWAY_KEY_HEADER, "authorization", "x-api-key"]
+                .into_iter()
+                .find_map(|name| {
+                    let value = header(name)?;
+                    let key = if name == "authorization" {
+                        value.strip_prefix("Bearer ")?.trim()
+                    } else {
+                        value
+                    };
+                    Some((name, key))
+                });
             let Some((name, key)) = presented else {
                 return Err(Unauthenticated(self.missing_message()));
             };
@@ -106,7 +130,11 @@ impl Sources {
             }
             return match found {
                 Some(k) => Ok(Resolved {
-                    identity: Identity { user: k.user.clone(), groups: k.groups.clone(), source: "key" },
+                    identity: Identity {
+                        user: k.user.clone(),
+                        groups: k.groups.clone(),
+                        source: "key",
+                    },
                     key_header: Some(name.to_string()),
                 }),
                 None => Err(Unauthenticated("invalid gateway key".to_string())),
@@ -119,7 +147,11 @@ impl Sources {
             )));
         }
         Ok(Resolved {
-            identity: Identity { user: ANONYMOUS.to_string(), groups: Vec::new(), source: "anonymous" },
+            identity: Identity {
+                user: ANONYMOUS.to_string(),
+                groups: Vec::new(),
+                source: "anonymous",
+            },
             key_header: None,
         })
     }
@@ -136,54 +168,110 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
     }
 
     fn keys() -> Sources {
         Sources {
             trusted_header: None,
             gateway_keys: vec![
-                GatewayKey { user: "alice@example.com".into(), groups: vec![], sha256: sha256::digest(b"alice-key") },
-                GatewayKey { user: "tag:ci".into(), groups: vec!["group:bots".into()], sha256: sha256::digest(b"ci-key") },
+                GatewayKey {
+                    user: "alice@example.com".into(),
+                    groups: vec![],
+                    sha256: sha256::digest(b"alice-key"),
+                },
+                GatewayKey {
+                    user: "tag:ci".into(),
+                    groups: vec!["group:bots".into()],
+                    sha256: sha256::digest(b"ci-key"),
+                },
             ],
         }
     }
 
     #[test]
     fn no_source_is_anonymous_even_with_identity_headers() {
-        let r = Sources::default().resolve(&h(&[("tailscale-user-login", "root@evil")])).unwrap();
+        let r = Sources::default()
+            .resolve(&h(&[("tailscale-user-login", "root@evil")]))
+            .unwrap();
         assert_eq!(r.identity.user, ANONYMOUS);
     }
 
     #[test]
     fn gateway_keys_by_each_header() {
         let s = keys();
-        let r = s.resolve(&h(&[("authorization", "Bearer alice-key")])).unwrap();
-        assert_eq!((r.identity.user.as_str(), r.key_header.as_deref()), ("alice@example.com", Some("authorization")));
+        let r = s
+            .resolve(&h(&[("authorization", "Bearer alice-key")]))
+            .unwrap();
+        assert_eq!(
+            (r.identity.user.as_str(), r.key_header.as_deref()),
+            ("alice@example.com", Some("authorization"))
+        );
         let r = s.resolve(&h(&[("x-api-key", "ci-key")])).unwrap();
-        assert_eq!((r.identity.user.as_str(), r.identity.groups.len()), ("tag:ci", 1));
-        let r = s.resolve(&h(&[("x-iris-key", "alice-key"), ("authorization", "Bearer sk-provider")])).unwrap();
+        assert_eq!(
+            (r.identity.user.as_str(), r.identity.groups.len()),
+            ("tag:ci", 1)
+        );
+        let r = s
+            .resolve(&h(&[
+                ("x-iris-key", "alice-key"),
+                ("authorization", "Bearer sk-provider"),
+            ]))
+            .unwrap();
         assert_eq!(r.key_header.as_deref(), Some("x-iris-key"));
     }
 
     #[test]
     fn wrong_or_missing_keys_are_refused() {
         let s = keys();
-        assert_eq!(s.resolve(&h(&[("authorization", "Bearer nope")])).unwrap_err().0, "invalid gateway key");
-        assert!(s.resolve(&h(&[])).unwrap_err().0.contains("gateway key is required"));
+        assert_eq!(
+            s.resolve(&h(&[("authorization", "Bearer nope")]))
+                .unwrap_err()
+                .0,
+            "invalid gateway key"
+        );
+        assert!(s
+            .resolve(&h(&[]))
+            .unwrap_err()
+            .0
+            .contains("gateway key is required"));
     }
 
     #[test]
     fn trusted_header_with_groups_then_keys() {
         let s = Sources {
-            trusted_header: Some(TrustedHeader { user: "tailscale-user-login".into(), groups: Some("x-groups".into()) }),
+            trusted_header: Some(TrustedHeader {
+                user: "tailscale-user-login".into(),
+                groups: Some("x-groups".into()),
+            }),
             ..keys()
         };
-        let r = s.resolve(&h(&[("tailscale-user-login", "bob@example.com"), ("x-groups", "group:eng, group:ops")])).unwrap();
+        let r = s
+            .resolve(&h(&[
+                ("tailscale-user-login", "bob@example.com"),
+                ("x-groups", "group:eng, group:ops"),
+            ]))
+            .unwrap();
         assert_eq!(r.identity.groups, vec!["group:eng", "group:ops"]);
         assert_eq!(r.identity.source, "header");
-        assert_eq!(s.resolve(&h(&[("x-api-key", "ci-key")])).unwrap().identity.user, "tag:ci");
-        let only_header = Sources { gateway_keys: vec![], ..s };
-        assert!(only_header.resolve(&h(&[])).unwrap_err().0.contains("tailscale-user-login"));
+        assert_eq!(
+            s.resolve(&h(&[("x-api-key", "ci-key")]))
+                .unwrap()
+                .identity
+                .user,
+            "tag:ci"
+        );
+        let only_header = Sources {
+            gateway_keys: vec![],
+            ..s
+        };
+        assert!(only_header
+            .resolve(&h(&[]))
+            .unwrap_err()
+            .0
+            .contains("tailscale-user-login"));
     }
 }

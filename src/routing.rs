@@ -33,8 +33,20 @@ pub fn upstream_format(provider: &Provider, client: ApiFormat) -> Option<ApiForm
         .find(|f| provider.compatibility.accepts(*f) && Pair::between(client, *f).is_some())
 }
 
-/// Resolves `model` for a request in `format`.
+/// Resolves `model` for a request in `format`, for any caller (no grants applied).
 pub fn route(config: &Config, format: ApiFormat, model: &str) -> Result<Route, GatewayError> {
+    route_allowed(config, format, model, &|_, _| Ok(()))
+}
+
+/// Resolves `model` among the providers `allowed` lets the caller use (`allowed(provider,
+/// model)` says why not): routing only ever picks a granted provider, and when the model
+/// exists but none of its providers is granted, the caller's refusal is returned.
+pub fn route_allowed(
+    config: &Config,
+    format: ApiFormat,
+    model: &str,
+    allowed: &dyn Fn(&Provider, &str) -> Result<(), GatewayError>,
+) -> Result<Route, GatewayError> {
     if model.is_empty() {
         return Err(GatewayError::MissingModel);
     }
@@ -48,6 +60,7 @@ pub fn route(config: &Config, format: ApiFormat, model: &str) -> Result<Route, G
             .find(|(_, p)| p.id == prefix)
         {
             if !provider.disabled && provider.serves(bare).is_some() {
+                allowed(provider, bare)?;
                 let Some(upstream) = upstream_format(provider, format) else {
                     return Err(unsupported(model, format, [provider]));
                 };
@@ -72,11 +85,27 @@ pub fn route(config: &Config, format: ApiFormat, model: &str) -> Result<Route, G
             model: model.to_string(),
         });
     }
+    let mut refusal = None;
+    let serving: Vec<(usize, &Provider, bool)> = serving
+        .into_iter()
+        .filter(|(_, p, _)| match allowed(p, model) {
+            Ok(()) => true,
+            Err(e) => {
+                refusal.get_or_insert(e);
+                false
+            }
+        })
+        .collect();
+    if let (true, Some(e)) = (serving.is_empty(), refusal) {
+        return Err(e);
+    }
     let best = serving
         .iter()
         .filter_map(|(i, p, exact)| upstream_format(p, format).map(|up| (*i, *p, *exact, up)))
         // max_by_key keeps the last maximum; providers are in id order, so compare the reverse index.
-        .max_by_key(|(i, p, exact, up)| (p.preference, *up == format, *exact, std::cmp::Reverse(*i)));
+        .max_by_key(|(i, p, exact, up)| {
+            (p.preference, *up == format, *exact, std::cmp::Reverse(*i))
+        });
     match best {
         Some((index, _, _, upstream)) => Ok(Route {
             provider: index,
@@ -190,9 +219,15 @@ mod tests {
     fn translation_reaches_providers_of_another_format() {
         let c = config();
         let r = route(&c, ApiFormat::OpenAiChat, "claude-sonnet-4-5").unwrap();
-        assert_eq!((c.providers[r.provider].id.as_str(), r.upstream), ("anthropic", ApiFormat::AnthropicMessages));
+        assert_eq!(
+            (c.providers[r.provider].id.as_str(), r.upstream),
+            ("anthropic", ApiFormat::AnthropicMessages)
+        );
         let r = route(&c, ApiFormat::AnthropicMessages, "gpt-4.1").unwrap();
-        assert_eq!((c.providers[r.provider].id.as_str(), r.upstream), ("backup", ApiFormat::OpenAiChat));
+        assert_eq!(
+            (c.providers[r.provider].id.as_str(), r.upstream),
+            ("backup", ApiFormat::OpenAiChat)
+        );
     }
 
     #[test]
@@ -207,8 +242,16 @@ mod tests {
         )
         .config
         .unwrap();
-        assert_eq!(route(&c, ApiFormat::AnthropicMessages, "m").unwrap().upstream, ApiFormat::AnthropicMessages);
-        assert_eq!(route(&c, ApiFormat::OpenAiChat, "m").unwrap().upstream, ApiFormat::OpenAiChat);
+        assert_eq!(
+            route(&c, ApiFormat::AnthropicMessages, "m")
+                .unwrap()
+                .upstream,
+            ApiFormat::AnthropicMessages
+        );
+        assert_eq!(
+            route(&c, ApiFormat::OpenAiChat, "m").unwrap().upstream,
+            ApiFormat::OpenAiChat
+        );
     }
 
     #[test]

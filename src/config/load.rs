@@ -116,7 +116,7 @@ fn is_env_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-struct Validator<'a> {
+pub(super) struct Validator<'a> {
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
     env: &'a dyn Fn(&str) -> Option<String>,
@@ -124,14 +124,14 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
-    fn error(&mut self, path: &str, message: impl Into<String>) {
+    pub(super) fn error(&mut self, path: &str, message: impl Into<String>) {
         self.errors.push(Diagnostic {
             path: path.to_string(),
             message: message.into(),
         });
     }
 
-    fn warn(&mut self, path: &str, message: impl Into<String>) {
+    pub(super) fn warn(&mut self, path: &str, message: impl Into<String>) {
         self.warnings.push(Diagnostic {
             path: path.to_string(),
             message: message.into(),
@@ -168,7 +168,9 @@ impl Validator<'_> {
             }
         }
         let providers = self.providers(root.get("providers"));
-        self.grants(root);
+        let iris = root.get("iris").and_then(Value::as_object);
+        let policy = self.policy(root, iris, &providers);
+        let identity = self.identity(iris.and_then(|i| i.get("identity")));
         let settings = self.settings(root.get("iris"));
         if root.get("auto_cost_basis").is_some_and(|v| !v.is_boolean()) {
             self.warn("auto_cost_basis", "must be a boolean");
@@ -176,6 +178,8 @@ impl Validator<'_> {
         Some(Config {
             providers,
             settings,
+            policy,
+            identity,
         })
     }
 
@@ -478,7 +482,11 @@ impl Validator<'_> {
         c
     }
 
-    fn add_headers(&mut self, value: Option<&Value>, path: &str) -> Vec<(String, String)> {
+    pub(super) fn add_headers(
+        &mut self,
+        value: Option<&Value>,
+        path: &str,
+    ) -> Vec<(String, String)> {
         let path = format!("{path}.add_headers");
         let Some(value) = value else {
             return Vec::new();
@@ -513,25 +521,6 @@ impl Validator<'_> {
         headers
     }
 
-    fn grants(&mut self, root: &Map<String, Value>) {
-        for key in ["grants", "temp_grants"] {
-            match root.get(key) {
-                None => {}
-                Some(Value::Array(list)) => {
-                    for (i, g) in list.iter().enumerate() {
-                        if !g.is_object() {
-                            self.error(&format!("{key}[{i}]"), "a grant must be an object");
-                        }
-                    }
-                    if !list.is_empty() {
-                        self.warn(key, "grants are parsed but not enforced by this version of Iris: every caller can use every model");
-                    }
-                }
-                Some(_) => self.error(key, "must be a list of grants"),
-            }
-        }
-    }
-
     fn settings(&mut self, value: Option<&Value>) -> Settings {
         let mut s = Settings::default();
         let Some(value) = value else { return s };
@@ -541,6 +530,9 @@ impl Validator<'_> {
         };
         for (key, v) in obj {
             let path = format!("iris.{}", path_key(key));
+            if key == "groups" || key == "identity" {
+                continue; // read with the access policy
+            }
             if key == "default_max_tokens" {
                 if let Some(n) = self.max_tokens(v, &path) {
                     s.default_max_tokens = n;
@@ -656,7 +648,7 @@ fn is_header_name(name: &str) -> bool {
 }
 
 /// A map key as it appears in a diagnostic path.
-fn path_key(key: &str) -> String {
+pub(super) fn path_key(key: &str) -> String {
     if !key.is_empty()
         && key
             .chars()

@@ -1,6 +1,7 @@
 //! Configuration: Aperture's HuJSON format, validated into an immutable [`Config`], with every
 //! problem reported with its JSON path. The filter and the CLI share this code.
 
+mod access;
 mod hujson;
 mod load;
 mod model;

@@ -8,6 +8,10 @@ use std::fmt;
 pub struct Config {
     pub providers: Vec<Provider>,
     pub settings: Settings,
+    /// Grants and groups: who may use what.
+    pub policy: crate::grants::Policy,
+    /// How callers are identified (`iris.identity`).
+    pub identity: crate::identity::Sources,
 }
 
 impl Config {

@@ -6,6 +6,9 @@ use crate::auth::{upstream_credentials, CLIENT_CREDENTIAL_HEADERS};
 use crate::body;
 use crate::config::Config;
 use crate::error::GatewayError;
+use crate::grants::Denied;
+use crate::identity::{Identity, Resolved};
+use crate::models;
 use crate::routing;
 use crate::sse::{SseEvent, SseFramer};
 use crate::translate::{self, Pair, StreamTranslator, Translated};
@@ -18,6 +21,42 @@ pub const CLUSTER_HEADER: &str = "x-iris-cluster";
 
 /// `anthropic-version` sent with translated requests when the client sent none.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+
+/// `GET /v1/models` (`Some(None)`) or `/v1/models/{id}` (`Some(Some(id))`).
+fn models_path(path: &str) -> Option<Option<&str>> {
+    let path = path
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches('/');
+    let rest = path
+        .strip_prefix("/v1/models")
+        .or_else(|| path.strip_prefix("/models"))?;
+    match rest.strip_prefix('/') {
+        None if rest.is_empty() => Some(None),
+        // Gemini's `/v1/models/{model}:generateContent` is not a models lookup.
+        Some(id) if !id.is_empty() && !id.contains(':') => Some(Some(id)),
+        _ => None,
+    }
+}
+
+fn no_role() -> GatewayError {
+    GatewayError::Forbidden {
+        message: "access denied: no role granted".to_string(),
+    }
+}
+
+fn denied(d: Denied, who: &Identity) -> GatewayError {
+    match d {
+        Denied::NoRole => no_role(),
+        Denied::Model(target) => GatewayError::Forbidden {
+            message: format!(
+                "access denied: model {target:?} is not granted to {}",
+                who.user
+            ),
+        },
+    }
+}
 
 /// What the host (Envoy, or a fake in tests) offers the filter.
 pub trait Host {
@@ -63,6 +102,8 @@ enum Phase {
         endpoint: Endpoint,
         /// The client's request headers, as received.
         headers: Vec<(String, String)>,
+        /// Who is calling.
+        who: Resolved,
         started_ms: u64,
     },
     /// Sent upstream.
@@ -146,6 +187,9 @@ impl RequestFilter {
         }
         let method = header(":method").unwrap_or_default().to_string();
         let path = header(":path").unwrap_or_default();
+        if let Some(model) = models_path(path) {
+            return self.models(host, &method, &headers, model);
+        }
         let endpoint = match api::endpoint(&method, path) {
             Ok(e) => e,
             Err(EndpointError::NotFound { format }) => {
@@ -156,6 +200,16 @@ impl RequestFilter {
                 return self.reply(host, format, &GatewayError::MethodNotAllowed { method });
             }
         };
+        let who = match self.config.identity.resolve(&headers) {
+            Ok(who) => who,
+            Err(e) => {
+                let e = GatewayError::Unauthenticated { message: e.0 };
+                return self.reply(host, endpoint.format, &e);
+            }
+        };
+        if self.config.policy.role(&who.identity).is_none() {
+            return self.reply(host, endpoint.format, &no_role());
+        }
         if end_of_stream {
             return self.reply(host, endpoint.format, &GatewayError::MissingBody);
         }
@@ -169,8 +223,57 @@ impl RequestFilter {
         self.phase = Phase::AwaitingBody {
             endpoint,
             headers,
+            who,
             started_ms: host.now_ms(),
         };
+        Action::Pause
+    }
+
+    /// `GET /v1/models` and `GET /v1/models/{id}`, answered from the config and the grants.
+    fn models(
+        &mut self,
+        host: &mut dyn Host,
+        method: &str,
+        headers: &[(String, String)],
+        id: Option<&str>,
+    ) -> Action {
+        let anthropic = headers.iter().any(|(n, _)| n == "anthropic-version");
+        let format = if anthropic {
+            ApiFormat::AnthropicMessages
+        } else {
+            ApiFormat::OpenAiChat
+        };
+        if method != "GET" {
+            let method = method.to_string();
+            return self.reply(host, format, &GatewayError::MethodNotAllowed { method });
+        }
+        let who = match self.config.identity.resolve(headers) {
+            Ok(who) => who.identity,
+            Err(e) => {
+                return self.reply(
+                    host,
+                    format,
+                    &GatewayError::Unauthenticated { message: e.0 },
+                )
+            }
+        };
+        if self.config.policy.role(&who).is_none() {
+            return self.reply(host, format, &no_role());
+        }
+        let body = match id {
+            None => models::list(&self.config, &who, anthropic),
+            Some(id) => match models::retrieve(&self.config, &who, id, anthropic) {
+                Some(body) => body,
+                None => {
+                    let e = GatewayError::UnknownModel {
+                        model: id.to_string(),
+                    };
+                    return self.reply(host, format, &e);
+                }
+            },
+        };
+        self.phase = Phase::LocalReply;
+        host.send_reply(200, &[("content-type", "application/json")], &body);
         Action::Pause
     }
 
@@ -194,12 +297,13 @@ impl RequestFilter {
         let Phase::AwaitingBody {
             endpoint,
             headers,
+            who,
             started_ms,
         } = std::mem::replace(&mut self.phase, Phase::Start)
         else {
             return Action::Continue;
         };
-        match self.forward(host, &endpoint, headers, body_size, started_ms) {
+        match self.forward(host, &endpoint, headers, &who, body_size, started_ms) {
             Ok(Forward::Sent(exchange)) => {
                 self.phase = Phase::Forwarded(exchange);
                 Action::Continue
@@ -219,6 +323,7 @@ impl RequestFilter {
         host: &mut dyn Host,
         endpoint: &Endpoint,
         client_headers: Vec<(String, String)>,
+        who: &Resolved,
         body_size: usize,
         started_ms: u64,
     ) -> Result<Forward, GatewayError> {
@@ -228,7 +333,13 @@ impl RequestFilter {
             Some(m) => m.clone(),
             None => probe.model.ok_or(GatewayError::MissingModel)?,
         };
-        let route = routing::route(&self.config, endpoint.format, &requested)?;
+        let policy = &self.config.policy;
+        let route = routing::route_allowed(&self.config, endpoint.format, &requested, &|p, m| {
+            policy
+                .authorize(&who.identity, &p.id, m)
+                .map(|_| ())
+                .map_err(|d| denied(d, &who.identity))
+        })?;
         let provider = self
             .config
             .providers
@@ -273,9 +384,14 @@ impl RequestFilter {
         };
         // The upstream headers, built in one go and set with one host call: the client's
         // headers minus credentials and anything Iris sets, then what Iris sets.
-        let (credentials, mut headers): (Vec<_>, Vec<_>) = client_headers
+        let (mut credentials, mut headers): (Vec<_>, Vec<_>) = client_headers
             .into_iter()
             .partition(|(n, _)| CLIENT_CREDENTIAL_HEADERS.contains(&n.as_str()));
+        // A gateway key identifies the caller to Iris; it never travels upstream.
+        credentials.retain(|(n, _)| Some(n.as_str()) != who.key_header.as_deref());
+        let grant_headers = policy
+            .authorize(&who.identity, &provider.id, &route.model)
+            .unwrap_or_default();
         let to_openai = route.upstream != ApiFormat::AnthropicMessages && pair.is_some();
         let replaced = |n: &str| {
             matches!(
@@ -284,6 +400,7 @@ impl RequestFilter {
             ) || (n == "content-length" && new_length.is_some())
                 || (to_openai && n.starts_with("anthropic-"))
                 || provider.add_headers.iter().any(|(a, _)| a == n)
+                || grant_headers.iter().any(|(a, _)| a == n)
         };
         headers.retain(|(n, _)| !replaced(n));
         let has_version = headers.iter().any(|(n, _)| n == "anthropic-version");
@@ -300,6 +417,7 @@ impl RequestFilter {
         }
         headers.extend(upstream_credentials(provider, &credentials));
         headers.extend(provider.add_headers.iter().cloned());
+        headers.extend(grant_headers);
         host.set_request_headers(headers);
         Ok(Forward::Sent(Box::new(Exchange {
             provider: route.provider,
@@ -408,8 +526,16 @@ impl RequestFilter {
                 let body = host.response_body(body_size).unwrap_or_default();
                 let used = usage::from_body(x.upstream, &body);
                 let out = pair.response(&body).unwrap_or_else(|e| {
-                    log::warn!("could not translate a {} response: {}", x.upstream.label(), e.message());
-                    GatewayError::Upstream { status: 502, provider: String::new() }.body(x.format)
+                    log::warn!(
+                        "could not translate a {} response: {}",
+                        x.upstream.label(),
+                        e.message()
+                    );
+                    GatewayError::Upstream {
+                        status: 502,
+                        provider: String::new(),
+                    }
+                    .body(x.format)
                 });
                 host.set_response_body(&out);
                 x.response = ResponseState::Finished(used);

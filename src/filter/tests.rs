@@ -76,7 +76,9 @@ const CONFIG: &str = r#"{"providers": {
             "models": ["claude-opus-4-8"], "compatibility": {"anthropic_messages": true}, "preference": 5},
     "gemini": {"baseurl": "https://generativelanguage.googleapis.com", "apikey": "g-key", "authorization": "x-goog-api-key",
                "models": ["gemini-*"], "compatibility": {"gemini_generate_content": true}}
-  }, "iris": {"max_request_bytes": 1000}}"#;
+  },
+  "grants": [{"src": ["*"], "app": {"tailscale.com/cap/aperture": [{"role": "user"}, {"models": "**"}]}}],
+  "iris": {"max_request_bytes": 1000}}"#;
 
 fn filter() -> RequestFilter {
     RequestFilter::new(Rc::new(
@@ -446,4 +448,153 @@ fn streamed_usage_is_read_across_chunks() {
         h.response_body_out.is_none(),
         "passthrough streams are not modified"
     );
+}
+
+/// sha256("alice-key") and sha256("bob-key").
+const KEYED: &str = r#"{"providers": {
+    "openai": {"baseurl": "http://o", "apikey": "sk-openai", "models": ["gpt-4.1"]},
+    "sub": {"baseurl": "http://s", "authorization": "x-api-key", "auth_mode": "passthrough",
+            "models": ["claude-opus-4-8"], "compatibility": {"anthropic_messages": true}}
+  },
+  "grants": [
+    {"src": ["*"], "app": {"tailscale.com/cap/aperture": [{"role": "user"}]}},
+    {"src": ["alice@example.com"], "app": {"tailscale.com/cap/aperture": [{"models": "**"},
+        {"add_headers": ["X-User: alice"]}]}},
+    {"src": ["group:eng"], "app": {"tailscale.com/cap/aperture": [{"models": "sub/**"}]}}
+  ],
+  "iris": {"groups": {"group:eng": ["bob@example.com"]},
+           "identity": {"gateway_keys": [{"user": "alice@example.com", "sha256": "ALICE"},
+                                         {"user": "bob@example.com", "sha256": "BOB"}]}}}"#;
+
+fn keyed() -> RequestFilter {
+    let text = KEYED
+        .replace(
+            "ALICE",
+            &crate::sha256::hex(&crate::sha256::digest(b"alice-key")),
+        )
+        .replace(
+            "BOB",
+            &crate::sha256::hex(&crate::sha256::digest(b"bob-key")),
+        );
+    RequestFilter::new(Rc::new(
+        load(&text, &|_| None, EnvMode::Resolve).config.unwrap(),
+    ))
+}
+
+#[test]
+fn gateway_keys_identify_and_grants_decide() {
+    let chat = r#"{"model":"gpt-4.1","messages":[]}"#;
+    let mut f = keyed();
+    let mut h = request(
+        "POST",
+        "/v1/chat/completions",
+        &[("authorization", "Bearer alice-key")],
+        chat,
+    );
+    assert_eq!(send(&mut f, &mut h), Action::Continue);
+    assert_eq!(
+        h.request_header("authorization").as_deref(),
+        Some("Bearer sk-openai")
+    );
+    assert_eq!(h.request_header("x-user").as_deref(), Some("alice"));
+
+    let mut f = keyed();
+    let mut h = request(
+        "POST",
+        "/v1/chat/completions",
+        &[("x-api-key", "bob-key")],
+        chat,
+    );
+    send(&mut f, &mut h);
+    let (status, v) = error_json(&h);
+    assert_eq!(status, 403);
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("openai/gpt-4.1"));
+
+    let mut f = keyed();
+    let mut h = request(
+        "POST",
+        "/v1/chat/completions",
+        &[("authorization", "Bearer wrong")],
+        chat,
+    );
+    send(&mut f, &mut h);
+    assert_eq!(error_json(&h).0, 401);
+
+    let mut f = keyed();
+    let mut h = request(
+        "POST",
+        "/v1/messages",
+        &[],
+        r#"{"model":"claude-opus-4-8"}"#,
+    );
+    send(&mut f, &mut h);
+    let (status, v) = error_json(&h);
+    assert_eq!(
+        (status, v["error"]["type"].as_str()),
+        (401, Some("authentication_error"))
+    );
+}
+
+#[test]
+fn passthrough_with_a_gateway_key_forwards_only_the_provider_credential() {
+    let mut f = keyed();
+    let mut h = request(
+        "POST",
+        "/v1/messages",
+        &[
+            ("x-iris-key", "bob-key"),
+            ("authorization", "Bearer oauth-token"),
+        ],
+        r#"{"model":"claude-opus-4-8","max_tokens":5,"messages":[]}"#,
+    );
+    assert_eq!(send(&mut f, &mut h), Action::Continue);
+    assert_eq!(
+        h.request_header("authorization").as_deref(),
+        Some("Bearer oauth-token")
+    );
+    assert_eq!(h.request_header("x-iris-key"), None);
+}
+
+#[test]
+fn models_list_is_served_by_iris_for_the_caller() {
+    let mut f = keyed();
+    let mut h = request(
+        "GET",
+        "/v1/models",
+        &[("authorization", "Bearer bob-key")],
+        "",
+    );
+    assert_eq!(f.on_request_headers(&mut h, true), Action::Pause);
+    let (status, v) = error_json(&h);
+    assert_eq!(status, 200);
+    let ids: Vec<&str> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec!["claude-opus-4-8"]);
+
+    let mut f = keyed();
+    let mut h = request(
+        "GET",
+        "/v1/models",
+        &[
+            ("x-api-key", "alice-key"),
+            ("anthropic-version", "2023-06-01"),
+        ],
+        "",
+    );
+    f.on_request_headers(&mut h, true);
+    let (_, v) = error_json(&h);
+    assert_eq!(v["data"].as_array().unwrap().len(), 2);
+    assert_eq!(v["data"][0]["type"], "model");
+
+    let mut f = keyed();
+    let mut h = request("GET", "/v1/models", &[], "");
+    f.on_request_headers(&mut h, true);
+    assert_eq!(error_json(&h).0, 401);
 }

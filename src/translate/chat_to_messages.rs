@@ -7,9 +7,16 @@ use crate::sse::SseEvent;
 
 /// Translates the client's request body for the provider; `upstream_model` replaces `model`.
 /// Requests the provider's API cannot honour get a [`GatewayError::InvalidRequest`].
-pub fn request(body: &[u8], upstream_model: &str, opts: &Options) -> Result<Translated, GatewayError> {
+pub fn request(
+    body: &[u8],
+    upstream_model: &str,
+    opts: &Options,
+) -> Result<Translated, GatewayError> {
     let _ = (body, upstream_model, opts);
-    Err(GatewayError::InvalidRequest { message: "translation is not available yet".into(), param: None })
+    Err(GatewayError::InvalidRequest {
+        message: "translation is not available yet".into(),
+        param: None,
+    })
 }
 
 /// Translates a successful (2xx) non-streamed provider response body for the client.
@@ -21,7 +28,14 @@ pub fn response(body: &[u8]) -> Result<Vec<u8>, GatewayError> {
 /// Translates a provider error body (status >= 400) into the client's error shape.
 pub fn error(status: u16, body: &[u8]) -> Vec<u8> {
     let _ = body;
-    GatewayError::Internal.body(crate::api::ApiFormat::OpenAiChat).into_iter().chain(std::iter::empty()).collect::<Vec<u8>>().into_iter().take(if status > 0 { usize::MAX } else { 0 }).collect()
+    GatewayError::Internal
+        .body(crate::api::ApiFormat::OpenAiChat)
+        .into_iter()
+        .chain(std::iter::empty())
+        .collect::<Vec<u8>>()
+        .into_iter()
+        .take(if status > 0 { usize::MAX } else { 0 })
+        .collect()
 }
 
 /// Stream translation state for one response.
@@ -32,7 +46,9 @@ pub struct Stream {
 impl Stream {
     /// `translated` is what [`request`] returned for this exchange.
     pub fn new(translated: &Translated) -> Self {
-        Stream { include_usage: translated.include_usage }
+        Stream {
+            include_usage: translated.include_usage,
+        }
     }
 }
 

@@ -36,7 +36,12 @@ impl Pair {
         }
     }
 
-    pub fn request(self, body: &[u8], upstream_model: &str, opts: &Options) -> Result<Translated, GatewayError> {
+    pub fn request(
+        self,
+        body: &[u8],
+        upstream_model: &str,
+        opts: &Options,
+    ) -> Result<Translated, GatewayError> {
         match self {
             Pair::ChatToMessages => chat_to_messages::request(body, upstream_model, opts),
             Pair::MessagesToChat => messages_to_chat::request(body, upstream_model, opts),
@@ -84,7 +89,11 @@ pub fn estimate_input_tokens(body: &[u8]) -> Option<u64> {
         }
     }
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let total: u64 = ["system", "messages", "tools"].iter().filter_map(|k| v.get(*k)).map(chars).sum();
+    let total: u64 = ["system", "messages", "tools"]
+        .iter()
+        .filter_map(|k| v.get(*k))
+        .map(chars)
+        .sum();
     Some(total.div_ceil(4).max(1))
 }
 
@@ -103,10 +112,22 @@ mod tests {
 
     #[test]
     fn pairs_exist_only_between_different_formats() {
-        assert_eq!(Pair::between(ApiFormat::OpenAiChat, ApiFormat::AnthropicMessages), Some(Pair::ChatToMessages));
-        assert_eq!(Pair::between(ApiFormat::AnthropicMessages, ApiFormat::OpenAiChat), Some(Pair::MessagesToChat));
-        assert_eq!(Pair::between(ApiFormat::OpenAiChat, ApiFormat::OpenAiChat), None);
-        assert_eq!(Pair::between(ApiFormat::Gemini, ApiFormat::OpenAiChat), None);
+        assert_eq!(
+            Pair::between(ApiFormat::OpenAiChat, ApiFormat::AnthropicMessages),
+            Some(Pair::ChatToMessages)
+        );
+        assert_eq!(
+            Pair::between(ApiFormat::AnthropicMessages, ApiFormat::OpenAiChat),
+            Some(Pair::MessagesToChat)
+        );
+        assert_eq!(
+            Pair::between(ApiFormat::OpenAiChat, ApiFormat::OpenAiChat),
+            None
+        );
+        assert_eq!(
+            Pair::between(ApiFormat::Gemini, ApiFormat::OpenAiChat),
+            None
+        );
     }
 }
 
@@ -120,7 +141,9 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { default_max_tokens: DEFAULT_MAX_TOKENS }
+        Options {
+            default_max_tokens: DEFAULT_MAX_TOKENS,
+        }
     }
 }
 

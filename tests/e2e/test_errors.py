@@ -89,9 +89,12 @@ def test_unknown_path_and_wrong_method(gateway, mock):
     assert mock.requests() == []
 
 
-def test_format_the_provider_does_not_accept_is_400(gateway, mock):
-    err = assert_openai_error(gateway.post("/v1/chat/completions", {"model": "claude-sonnet-4-5", "messages": []}), 400)
-    assert "anthropic" in err["message"] and "OpenAI Chat Completions" in err["message"]
+def test_format_no_provider_of_the_model_can_take_is_400(gateway, mock):
+    # Chat Completions and Messages translate into each other; Responses -> Messages does not.
+    err = assert_openai_error(gateway.post("/v1/responses", {"model": "claude-sonnet-4-5", "input": "x"}), 400)
+    assert "anthropic" in err["message"] and "OpenAI Responses" in err["message"]
+    r = gateway.post("/v1beta/models/claude-sonnet-4-5:generateContent", {"contents": []})
+    assert r.status == 400 and r.json()["error"]["status"] == "INVALID_ARGUMENT"
     assert mock.requests() == []
 
 

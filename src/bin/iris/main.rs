@@ -2,6 +2,7 @@
 
 mod args;
 mod gateway;
+mod keys;
 mod mock;
 
 const USAGE: &str = "usage: iris <command> [options]
@@ -12,6 +13,7 @@ commands:
   run   --config FILE [options] [-- ENVOY_ARGS]
                                       render the bootstrap and run Envoy in the foreground
   mock  [--listen ADDR]               run the mock OpenAI/Anthropic/Gemini provider
+  keys  new --user NAME | hash KEY    issue a gateway key / print a key's SHA-256 for the config
 
 options for envoy and run:
   --listen ADDR      listener address (default 127.0.0.1:10000)
@@ -30,6 +32,7 @@ fn main() {
         Some("envoy") => gateway::envoy(rest),
         Some("run") => gateway::run(rest),
         Some("mock") => mock::main(rest),
+        Some("keys") => keys::main(rest),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
