@@ -1188,7 +1188,7 @@ mod tests {
             .count();
         assert_eq!(deltas, 8);
         let mut expected = vec!["message_start", "content_block_start", "ping"];
-        expected.extend(std::iter::repeat("content_block_delta").take(deltas));
+        expected.extend(std::iter::repeat_n("content_block_delta", deltas));
         expected.extend(["content_block_stop", "message_delta", "message_stop"]);
         assert_eq!(names, expected);
         assert_eq!(events[0].1["message"]["usage"]["input_tokens"], 1);

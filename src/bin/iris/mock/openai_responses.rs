@@ -728,7 +728,7 @@ mod tests {
             "response.output_item.added",
             "response.content_part.added",
         ];
-        expected.extend(std::iter::repeat("response.output_text.delta").take(deltas));
+        expected.extend(std::iter::repeat_n("response.output_text.delta", deltas));
         expected.extend([
             "response.output_text.done",
             "response.content_part.done",
