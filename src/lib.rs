@@ -28,6 +28,7 @@ pub mod models;
 pub mod routing;
 pub mod sha256;
 pub mod sse;
+pub mod telemetry;
 pub mod translate;
 pub mod usage;
 

@@ -3,6 +3,7 @@
 
 use super::hujson;
 use super::model::*;
+use crate::telemetry::pricing::{self, CostMapping, Price, Pricing};
 use serde_json::{Map, Value};
 use std::fmt;
 
@@ -71,6 +72,7 @@ const RESERVED_HEADERS: [&str; 6] = [
 /// Loads config text (HuJSON). `env` looks environment variables up.
 pub fn load(text: &str, env: &dyn Fn(&str) -> Option<String>, mode: EnvMode) -> Loaded {
     let mut v = Validator {
+        auto_cost_basis: true,
         errors: Vec::new(),
         warnings: Vec::new(),
         env,
@@ -117,6 +119,8 @@ fn is_env_name(name: &str) -> bool {
 }
 
 pub(super) struct Validator<'a> {
+    /// Aperture's `auto_cost_basis` (default true): infer a provider's price table.
+    auto_cost_basis: bool,
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
     env: &'a dyn Fn(&str) -> Option<String>,
@@ -167,8 +171,10 @@ impl Validator<'_> {
                 k => self.warn(k, format!("unknown config key {k:?}")),
             }
         }
+        self.auto_cost_basis = root.get("auto_cost_basis").and_then(Value::as_bool).unwrap_or(true);
         let providers = self.providers(root.get("providers"));
         let iris = root.get("iris").and_then(Value::as_object);
+        let prices = self.prices(iris.and_then(|i| i.get("prices")));
         let policy = self.policy(root, iris, &providers);
         let identity = self.identity(iris.and_then(|i| i.get("identity")));
         let settings = self.settings(root.get("iris"));
@@ -180,6 +186,7 @@ impl Validator<'_> {
             settings,
             policy,
             identity,
+            prices,
         })
     }
 
@@ -358,16 +365,7 @@ impl Validator<'_> {
         let default_max_tokens = obj
             .get("default_max_tokens")
             .and_then(|v| self.max_tokens(v, &format!("{path}.default_max_tokens")));
-        if let Some(v) = obj.get("cost_basis") {
-            if !v.is_string() {
-                self.warn(&format!("{path}.cost_basis"), "must be a string");
-            }
-        }
-        if let Some(v) = obj.get("model_cost_map") {
-            if !v.is_array() {
-                self.warn(&format!("{path}.model_cost_map"), "must be a list");
-            }
-        }
+        let pricing = self.pricing(obj, path, id);
 
         if self.errors.len() > errors_before {
             return None;
@@ -387,6 +385,7 @@ impl Validator<'_> {
             add_headers,
             cluster: cluster_name(index, id),
             default_max_tokens,
+            pricing,
         })
     }
 
@@ -530,7 +529,7 @@ impl Validator<'_> {
         };
         for (key, v) in obj {
             let path = format!("iris.{}", path_key(key));
-            if key == "groups" || key == "identity" {
+            if key == "groups" || key == "identity" || key == "prices" {
                 continue; // read with the access policy
             }
             if key == "default_max_tokens" {
@@ -556,6 +555,95 @@ impl Validator<'_> {
             }
         }
         s
+    }
+
+    /// `cost_basis` (explicit, or inferred from the formats unless `auto_cost_basis` is false)
+    /// and `model_cost_map`.
+    fn pricing(&mut self, obj: &Map<String, Value>, path: &str, id: &str) -> Pricing {
+        let explicit = match obj.get("cost_basis") {
+            None => None,
+            Some(Value::String(b)) if b.is_empty() || b == "none" => Some(None),
+            Some(Value::String(b)) => {
+                if !pricing::known_basis(b) {
+                    self.warn(
+                        &format!("{path}.cost_basis"),
+                        format!("Iris has no price table for cost_basis {b:?}: costs for provider {id} are unknown"),
+                    );
+                }
+                Some(Some(b.clone()))
+            }
+            Some(_) => {
+                self.warn(&format!("{path}.cost_basis"), "must be a string");
+                None
+            }
+        };
+        let basis = explicit.unwrap_or_else(|| {
+            if !self.auto_cost_basis {
+                return None;
+            }
+            let c = obj.get("compatibility").and_then(Value::as_object);
+            let on = |flag: &str| c.and_then(|c| c.get(flag)).and_then(Value::as_bool).unwrap_or(false);
+            Some(if on("anthropic_messages") {
+                "anthropic"
+            } else if on("gemini_generate_content") {
+                "google"
+            } else {
+                "openai"
+            })
+            .map(str::to_string)
+        });
+        let mut cost_map = Vec::new();
+        match obj.get("model_cost_map") {
+            None => {}
+            Some(Value::Array(list)) => {
+                for (i, m) in list.iter().enumerate() {
+                    let item = format!("{path}.model_cost_map[{i}]");
+                    let pattern = m.get("match").and_then(Value::as_str);
+                    let as_model = m.get("as").and_then(Value::as_str);
+                    let adjustment = m.get("adjustment").map(|a| a.as_f64()).unwrap_or(Some(1.0));
+                    match (pattern, as_model, adjustment) {
+                        (Some(pattern), Some(as_model), Some(adjustment)) if adjustment >= 0.0 => {
+                            cost_map.push(CostMapping {
+                                pattern: pattern.to_string(),
+                                as_model: as_model.to_string(),
+                                adjustment,
+                            })
+                        }
+                        _ => self.warn(&item, "must be {\"match\": glob, \"as\": model, \"adjustment\": number >= 0}; ignored"),
+                    }
+                }
+            }
+            Some(_) => self.warn(&format!("{path}.model_cost_map"), "must be a list"),
+        }
+        Pricing { basis, cost_map }
+    }
+
+    /// `iris.prices`: `{"model": {"input": .., "output": .., "cache_read": .., "cache_write": ..}}`
+    /// in USD per million tokens; cache prices default to the input price.
+    fn prices(&mut self, value: Option<&Value>) -> pricing::Overrides {
+        let Some(value) = value else { return Vec::new() };
+        let Some(obj) = value.as_object() else {
+            self.error("iris.prices", "must map model names to prices");
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (model, v) in obj {
+            let path = format!("iris.prices.{}", path_key(model));
+            let num = |k: &str| v.get(k).and_then(Value::as_f64).filter(|n| *n >= 0.0);
+            match (num("input"), num("output")) {
+                (Some(input), Some(output)) => out.push((
+                    model.clone(),
+                    Price {
+                        input,
+                        output,
+                        cache_read: num("cache_read").unwrap_or(input),
+                        cache_write: num("cache_write").unwrap_or(input),
+                    },
+                )),
+                _ => self.error(&path, "needs \"input\" and \"output\" prices in USD per million tokens"),
+            }
+        }
+        out
     }
 
     /// A `default_max_tokens` value: a whole number from 1 to 1,000,000.

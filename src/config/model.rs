@@ -12,6 +12,8 @@ pub struct Config {
     pub policy: crate::grants::Policy,
     /// How callers are identified (`iris.identity`).
     pub identity: crate::identity::Sources,
+    /// Price overrides (`iris.prices`), checked before the shipped tables.
+    pub prices: crate::telemetry::pricing::Overrides,
 }
 
 impl Config {
@@ -67,6 +69,8 @@ pub struct Provider {
     pub cluster: String,
     /// Iris extension: `max_tokens` for translated requests that set none (see [`Settings`]).
     pub default_max_tokens: Option<u64>,
+    /// How this provider's requests are priced.
+    pub pricing: crate::telemetry::pricing::Pricing,
 }
 
 impl Provider {
