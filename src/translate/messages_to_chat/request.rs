@@ -25,10 +25,9 @@
 //!   no field that takes them back (their signatures only mean something to Anthropic).
 //! - `cache_control` is dropped wherever it appears: OpenAI has no equivalent and caches long
 //!   prompt prefixes automatically.
-//! - `max_tokens` is sent as `max_tokens`, not OpenAI's newer `max_completion_tokens`: vLLM,
-//!   llama.cpp, Ollama and Groq all take `max_tokens`. (OpenAI's own o-series and gpt-5
-//!   reasoning models refuse `max_tokens`; route those through a provider that accepts it,
-//!   such as OpenRouter.)
+//! - `max_tokens` is sent as `max_tokens` (vLLM, llama.cpp, Ollama and Groq all take it),
+//!   except for OpenAI's reasoning models (`o1`, `o3`, `o4-mini`, `gpt-5` and their snapshots),
+//!   which refuse `max_tokens` and get `max_completion_tokens` instead.
 //! - `top_k` is dropped: OpenAI has no `top_k` (vLLM takes it as an extension, most servers
 //!   refuse unknown fields). `stop_sequences` -> `stop`, `metadata.user_id` -> `user`.
 //! - `thinking` becomes `reasoning_effort`: `enabled` with `budget_tokens` up to 2048 -> `low`,
@@ -128,6 +127,17 @@ fn required_str<'a>(
     string(required(obj, key, param)?, &format!("{param}.{key}"))
 }
 
+/// OpenAI's reasoning models, which accept only `max_completion_tokens`.
+fn is_openai_reasoning_model(model: &str) -> bool {
+    let bare = model.rsplit('/').next().unwrap_or(model);
+    ["o1", "o3", "o4", "gpt-5"].iter().any(|p| {
+        bare == *p
+            || bare
+                .strip_prefix(p)
+                .is_some_and(|rest| rest.starts_with(['-', '.']))
+    })
+}
+
 /// Translates the client's request body for the provider; `upstream_model` replaces `model`.
 /// Requests the provider's API cannot honour get a [`GatewayError::InvalidRequest`].
 pub fn request(
@@ -183,7 +193,12 @@ pub fn request(
             None => return Err(invalid("max_tokens", "Input should be a valid integer")),
         },
     };
-    out.insert("max_tokens".into(), json!(max_tokens));
+    let field = if is_openai_reasoning_model(upstream_model) {
+        "max_completion_tokens"
+    } else {
+        "max_tokens"
+    };
+    out.insert(field.into(), json!(max_tokens));
 
     let stream = match present(&req, "stream") {
         None => false,
@@ -779,6 +794,25 @@ mod tests {
         let out = ok(with(base(user("hi")), "service_tier", json!("auto")));
         assert!(out.get("service_tier").is_none());
         ok(with(base(user("hi")), "mcp_servers", json!([])));
+    }
+
+    #[test]
+    fn reasoning_models_get_max_completion_tokens() {
+        for model in [
+            "gpt-5",
+            "gpt-5-mini",
+            "openai/o3",
+            "o4-mini",
+            "o1-2024-12-17",
+        ] {
+            let body = json!({"model": "x", "max_tokens": 7, "messages": [{"role": "user", "content": "hi"}]});
+            let t = request(body.to_string().as_bytes(), model, &Options::default()).unwrap();
+            let out: Value = serde_json::from_slice(&t.body).unwrap();
+            assert_eq!(out["max_completion_tokens"], 7, "{model}");
+            assert!(out.get("max_tokens").is_none(), "{model}");
+        }
+        assert!(!is_openai_reasoning_model("gpt-4.1"));
+        assert!(!is_openai_reasoning_model("o1x"));
     }
 
     #[test]
