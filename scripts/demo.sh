@@ -28,7 +28,8 @@ wait_http http://127.0.0.1:18000/__mock/health 20
 
 step "starting Envoy with Iris on $LISTEN (admin $ADMIN; log: .run/envoy.log)"
 "$IRIS_BIN" check --config envoy/demo.json
-"$IRIS_BIN" run --config envoy/demo.json --listen "$LISTEN" --admin "$ADMIN" >.run/envoy.log 2>&1 &
+"$IRIS_BIN" run --config envoy/demo.json --listen "$LISTEN" --admin "$ADMIN" --access-log "$ROOT/.run/access.log" \
+  >.run/envoy.log 2>&1 &
 pids+=($!)
 wait_http "http://$ADMIN/ready" 30 || { tail -30 .run/envoy.log; exit 1; }
 
@@ -51,6 +52,9 @@ Iris is up on http://$LISTEN (providers: the mock; see envoy/demo.json). Try:
   # An unknown model gets a 404 in the client's error format
   curl http://$LISTEN/v1/messages -H 'content-type: application/json' -d '{"model":"nope","max_tokens":5,"messages":[]}'
 
-Token usage per request is in .run/envoy.log ("wasm log iris: request provider=..."). Ctrl-C stops the demo.
+Dashboard (sessions, tokens, cost):  http://$LISTEN/ui/
+Metrics (Prometheus):                http://$ADMIN/stats/prometheus   (gen_ai_client_token_usage_total, ...)
+One JSON record per request:         .run/access.log
+Ctrl-C stops the demo.
 MSG
 wait "${pids[1]}"

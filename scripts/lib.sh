@@ -79,6 +79,11 @@ ensure_wasm_bindgen() {
   fi
 }
 
+# Headless Chromium (Debian's package) for the dashboard's browser test.
+ensure_chromium() {
+  command -v chromium >/dev/null || apt_install chromium
+}
+
 ensure_node() {
   command -v node >/dev/null || apt_install nodejs
 }

@@ -11,6 +11,7 @@ ensure_rust wasm32-wasip1 wasm32-unknown-unknown
 ensure_rust_components rustfmt clippy
 ensure_venv
 ensure_node
+ensure_chromium
 ensure_wasm_bindgen
 
 step "cargo fmt --check"

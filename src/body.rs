@@ -16,6 +16,10 @@ pub struct Probe {
     pub model: Option<String>,
     /// Whether `stream` is `true`.
     pub stream: bool,
+    /// Anthropic `metadata.user_id` (Claude Code puts its session id there).
+    pub metadata_user_id: Option<String>,
+    /// Raw JSON of the conversation's opening: system prompt and first message (or input).
+    pub opening: Vec<u8>,
 }
 
 #[derive(Deserialize)]
@@ -24,6 +28,50 @@ struct RawProbe<'a> {
     model: Option<&'a RawValue>,
     #[serde(borrow, default)]
     stream: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    metadata: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    system: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    instructions: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    messages: Option<FirstOnly<'a>>,
+    #[serde(borrow, default)]
+    contents: Option<FirstOnly<'a>>,
+    #[serde(borrow, default)]
+    input: Option<FirstOnly<'a>>,
+}
+
+/// The first element of an array (the rest is skipped without being kept), or a whole
+/// non-array value.
+struct FirstOnly<'a>(Option<&'a RawValue>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for FirstOnly<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw: &'de RawValue = Deserialize::deserialize(deserializer)?;
+        if !raw.get().starts_with('[') {
+            return Ok(FirstOnly(Some(raw)));
+        }
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Option<&'de RawValue>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let first = seq.next_element::<&'de RawValue>()?;
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(first)
+            }
+        }
+        let mut de = serde_json::Deserializer::from_str(raw.get());
+        de.deserialize_seq(V)
+            .map(FirstOnly)
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 /// Reads `model` and `stream` from a JSON object body; the rest is checked for validity only.
@@ -45,7 +93,28 @@ pub fn probe(body: &[u8]) -> Result<Probe, GatewayError> {
         .model
         .and_then(|m| serde_json::from_str::<String>(m.get()).ok());
     let stream = raw.stream.is_some_and(|s| s.get() == "true");
-    Ok(Probe { model, stream })
+    let metadata_user_id = raw
+        .metadata
+        .and_then(|m| serde_json::from_str::<serde_json::Value>(m.get()).ok())
+        .and_then(|m| m.get("user_id")?.as_str().map(str::to_string));
+    let mut opening = Vec::new();
+    for part in [raw.system, raw.instructions].into_iter().flatten() {
+        opening.extend_from_slice(part.get().as_bytes());
+    }
+    for first in [raw.messages, raw.contents, raw.input]
+        .into_iter()
+        .flatten()
+    {
+        if let Some(first) = first.0 {
+            opening.extend_from_slice(first.get().as_bytes());
+        }
+    }
+    Ok(Probe {
+        model,
+        stream,
+        metadata_user_id,
+        opening,
+    })
 }
 
 /// The top-level members of a JSON object, in order, values left raw.
@@ -128,22 +197,21 @@ mod tests {
             br#"{"messages":[{"role":"user","content":"hi"}],"model":"gpt-4.1","stream":true}"#,
         )
         .unwrap();
-        assert_eq!(
-            p,
-            Probe {
-                model: Some("gpt-4.1".into()),
-                stream: true
-            }
-        );
+        assert_eq!((p.model.as_deref(), p.stream), (Some("gpt-4.1"), true));
+        assert_eq!(p.opening, br#"{"role":"user","content":"hi"}"#);
         let p = probe(br#"{"model":"m\u00e9","stream":"yes"}"#).unwrap();
-        assert_eq!(
-            p,
-            Probe {
-                model: Some("mé".into()),
-                stream: false
-            }
-        );
+        assert_eq!((p.model.as_deref(), p.stream), (Some("mé"), false));
         assert_eq!(probe(br#"{"model":42}"#).unwrap().model, None);
+    }
+
+    #[test]
+    fn probe_reads_session_hints() {
+        let p = probe(br#"{"model":"m","system":"be brief","metadata":{"user_id":"u_session_42"},
+            "messages":[{"role":"user","content":"first"},{"role":"assistant","content":"second"}]}"#).unwrap();
+        assert_eq!(p.metadata_user_id.as_deref(), Some("u_session_42"));
+        assert_eq!(p.opening, br#""be brief"{"role":"user","content":"first"}"#);
+        let p = probe(br#"{"model":"m","input":"just text"}"#).unwrap();
+        assert_eq!(p.opening, br#""just text""#);
     }
 
     #[test]

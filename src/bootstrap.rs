@@ -19,7 +19,12 @@ pub struct RenderOptions {
     pub ca_bundle: String,
     /// Without the filter: every request goes to the first provider (benchmark baseline).
     pub without_filter: bool,
+    /// Where Envoy writes one JSON record per request (the filter's `iris_record`), if anywhere.
+    pub access_log: Option<String>,
 }
+
+/// The access-log line: the record the filter publishes as filter state.
+pub const ACCESS_LOG_FORMAT: &str = "%FILTER_STATE(wasm.iris_record:PLAIN)%\n";
 
 /// Default CA bundle on Debian/Ubuntu (and in the envoyproxy/envoy image).
 pub const DEFAULT_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
@@ -78,7 +83,7 @@ pub fn render(config: &Config, config_text: &str, opts: &RenderOptions) -> Resul
             "suppress_envoy_headers": true
         }
     }));
-    let hcm = json!({
+    let mut hcm = json!({
         "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
         "stat_prefix": "iris",
         "codec_type": "AUTO",
@@ -89,6 +94,32 @@ pub fn render(config: &Config, config_text: &str, opts: &RenderOptions) -> Resul
         },
         "http_filters": http_filters
     });
+    if let (Some(path), Some(obj)) = (&opts.access_log, hcm.as_object_mut()) {
+        obj.insert(
+            "access_log".into(),
+            json!([{
+                "name": "envoy.access_loggers.file",
+                // Only requests that have a record: model requests and Iris's own errors, not
+                // reads of /v1/models and the dashboard (GET requests that Iris answers).
+                "filter": {"extension_filter": {
+                    "name": "envoy.access_loggers.extension_filters.cel",
+                    "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter",
+                        "expression": "request.method != 'GET' || !(request.path.startsWith('/ui') || request.path.startsWith('/api/sessions') || request.path.startsWith('/v1/models') || request.path.startsWith('/models'))"
+                    }
+                }},
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
+                    "path": path,
+                    "log_format": {"text_format_source": {"inline_string": ACCESS_LOG_FORMAT}}
+                }
+            }]),
+        );
+    }
+    let stats_tags: Vec<Value> = crate::telemetry::metrics::TAGS
+        .iter()
+        .map(|t| json!({"tag_name": t, "regex": crate::telemetry::metrics::tag_regex(t)}))
+        .collect();
     let clusters: Vec<Value> = config
         .providers
         .iter()
@@ -96,6 +127,8 @@ pub fn render(config: &Config, config_text: &str, opts: &RenderOptions) -> Resul
         .collect();
     Ok(json!({
         "admin": {"address": socket_address(&opts.admin)?},
+        // Metric labels encoded in wasm metric names become Prometheus labels.
+        "stats_config": {"stats_tags": stats_tags},
         "static_resources": {
             "listeners": [{
                 "name": "iris",
@@ -238,6 +271,7 @@ mod tests {
             wasm_path: "/x/iris.wasm".into(),
             ca_bundle: DEFAULT_CA_BUNDLE.into(),
             without_filter: false,
+            access_log: None,
         }
     }
 

@@ -171,7 +171,10 @@ impl Validator<'_> {
                 k => self.warn(k, format!("unknown config key {k:?}")),
             }
         }
-        self.auto_cost_basis = root.get("auto_cost_basis").and_then(Value::as_bool).unwrap_or(true);
+        self.auto_cost_basis = root
+            .get("auto_cost_basis")
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
         let providers = self.providers(root.get("providers"));
         let iris = root.get("iris").and_then(Value::as_object);
         let prices = self.prices(iris.and_then(|i| i.get("prices")));
@@ -582,15 +585,19 @@ impl Validator<'_> {
                 return None;
             }
             let c = obj.get("compatibility").and_then(Value::as_object);
-            let on = |flag: &str| c.and_then(|c| c.get(flag)).and_then(Value::as_bool).unwrap_or(false);
-            Some(if on("anthropic_messages") {
+            let on = |flag: &str| {
+                c.and_then(|c| c.get(flag))
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false)
+            };
+            let basis = if on("anthropic_messages") {
                 "anthropic"
             } else if on("gemini_generate_content") {
                 "google"
             } else {
                 "openai"
-            })
-            .map(str::to_string)
+            };
+            Some(basis.to_string())
         });
         let mut cost_map = Vec::new();
         match obj.get("model_cost_map") {
@@ -621,7 +628,9 @@ impl Validator<'_> {
     /// `iris.prices`: `{"model": {"input": .., "output": .., "cache_read": .., "cache_write": ..}}`
     /// in USD per million tokens; cache prices default to the input price.
     fn prices(&mut self, value: Option<&Value>) -> pricing::Overrides {
-        let Some(value) = value else { return Vec::new() };
+        let Some(value) = value else {
+            return Vec::new();
+        };
         let Some(obj) = value.as_object() else {
             self.error("iris.prices", "must map model names to prices");
             return Vec::new();
@@ -640,7 +649,10 @@ impl Validator<'_> {
                         cache_write: num("cache_write").unwrap_or(input),
                     },
                 )),
-                _ => self.error(&path, "needs \"input\" and \"output\" prices in USD per million tokens"),
+                _ => self.error(
+                    &path,
+                    "needs \"input\" and \"output\" prices in USD per million tokens",
+                ),
             }
         }
         out

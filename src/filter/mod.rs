@@ -11,6 +11,10 @@ use crate::identity::{Identity, Resolved};
 use crate::models;
 use crate::routing;
 use crate::sse::{SseEvent, SseFramer};
+use crate::telemetry::dashboard;
+use crate::telemetry::metrics;
+use crate::telemetry::record::Record;
+use crate::telemetry::sessions::{self, SharedStore};
 use crate::translate::{self, Pair, StreamTranslator, Translated};
 use crate::usage::{self, StreamUsage, Usage};
 use std::rc::Rc;
@@ -79,6 +83,41 @@ pub trait Host {
     /// Answers the request locally.
     fn send_reply(&mut self, status: u16, headers: &[(&str, &str)], body: &[u8]);
     fn now_ms(&self) -> u64;
+    /// Adds to a counter or records a histogram value (the host caches metric ids).
+    fn metric(&mut self, kind: metrics::Kind, name: &str, value: u64);
+    /// Publishes the request's record for Envoy's access loggers (filter state).
+    fn set_record(&mut self, json: &str);
+    /// Shared data (all workers): value and compare-and-swap token.
+    fn shared_get(&self, key: &str) -> (Option<Vec<u8>>, Option<u32>);
+    /// Sets shared data if `cas` still matches; false on a mismatch.
+    fn shared_set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> bool;
+}
+
+/// Shared data through the host, for the session store.
+struct HostStore<'a>(&'a mut dyn Host);
+
+impl SharedStore for HostStore<'_> {
+    fn get(&self, key: &str) -> (Option<Vec<u8>>, Option<u32>) {
+        self.0.shared_get(key)
+    }
+    fn set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> bool {
+        self.0.shared_set(key, value, cas)
+    }
+}
+
+/// What is known about the request so far, for its record.
+#[derive(Debug, Clone, Default)]
+struct Info {
+    started_ms: u64,
+    format: Option<ApiFormat>,
+    user: Option<String>,
+    session: Option<String>,
+    model_requested: String,
+    stream: bool,
+    /// Envoy's `x-request-id`, the session of last resort.
+    request_id: String,
+    /// The record was published.
+    emitted: bool,
 }
 
 /// Whether the host should go on with the exchange or hold it.
@@ -92,6 +131,7 @@ pub enum Action {
 pub struct RequestFilter {
     config: Rc<Config>,
     phase: Phase,
+    info: Info,
 }
 
 enum Phase {
@@ -118,6 +158,8 @@ enum Phase {
 struct Exchange {
     provider: usize,
     model: String,
+    /// The configured model name or pattern that matched (the metrics label).
+    model_label: String,
     /// The client's format.
     format: ApiFormat,
     /// The provider's format (the client's unless translated).
@@ -169,6 +211,7 @@ impl RequestFilter {
         RequestFilter {
             config,
             phase: Phase::Start,
+            info: Info::default(),
         }
     }
 
@@ -187,6 +230,15 @@ impl RequestFilter {
         }
         let method = header(":method").unwrap_or_default().to_string();
         let path = header(":path").unwrap_or_default();
+        self.info.started_ms = host.now_ms();
+        self.info.request_id = header("x-request-id")
+            .unwrap_or_default()
+            .chars()
+            .take(36)
+            .collect();
+        if let Some(req) = dashboard::route(path) {
+            return self.dashboard(host, &method, &headers, req);
+        }
         if let Some(model) = models_path(path) {
             return self.models(host, &method, &headers, model);
         }
@@ -200,6 +252,7 @@ impl RequestFilter {
                 return self.reply(host, format, &GatewayError::MethodNotAllowed { method });
             }
         };
+        self.info.format = Some(endpoint.format);
         let who = match self.config.identity.resolve(&headers) {
             Ok(who) => who,
             Err(e) => {
@@ -207,6 +260,7 @@ impl RequestFilter {
                 return self.reply(host, endpoint.format, &e);
             }
         };
+        self.info.user = Some(who.identity.user.clone());
         if self.config.policy.role(&who.identity).is_none() {
             return self.reply(host, endpoint.format, &no_role());
         }
@@ -277,6 +331,61 @@ impl RequestFilter {
         Action::Pause
     }
 
+    /// `/ui/` and `/api/sessions[/<id>]`.
+    fn dashboard(
+        &mut self,
+        host: &mut dyn Host,
+        method: &str,
+        headers: &[(String, String)],
+        req: dashboard::Request,
+    ) -> Action {
+        let format = ApiFormat::OpenAiChat;
+        if method != "GET" {
+            let method = method.to_string();
+            return self.reply(host, format, &GatewayError::MethodNotAllowed { method });
+        }
+        let (status, content_type, body) = match req {
+            dashboard::Request::Redirect => {
+                self.phase = Phase::LocalReply;
+                host.send_reply(301, &[("location", "/ui/")], b"");
+                return Action::Pause;
+            }
+            dashboard::Request::Page => (
+                200,
+                "text/html; charset=utf-8",
+                dashboard::PAGE.as_bytes().to_vec(),
+            ),
+            req => {
+                let who = match self.config.identity.resolve(headers) {
+                    Ok(who) => who.identity,
+                    Err(e) => {
+                        return self.reply(
+                            host,
+                            format,
+                            &GatewayError::Unauthenticated { message: e.0 },
+                        )
+                    }
+                };
+                let Some(role) = self.config.policy.role(&who) else {
+                    return self.reply(host, format, &no_role());
+                };
+                let (status, body) = dashboard::api(&req, &HostStore(host), &who, role);
+                (status, "application/json", body)
+            }
+        };
+        self.phase = Phase::LocalReply;
+        self.info.emitted = true; // dashboard reads are not model requests
+        host.send_reply(
+            status,
+            &[
+                ("content-type", content_type),
+                ("cache-control", "no-store"),
+            ],
+            &body,
+        );
+        Action::Pause
+    }
+
     pub fn on_request_body(
         &mut self,
         host: &mut dyn Host,
@@ -309,6 +418,17 @@ impl RequestFilter {
                 Action::Continue
             }
             Ok(Forward::Answer(status, body)) => {
+                let record = Record {
+                    timestamp_ms: self.info.started_ms,
+                    user: self.info.user.clone().unwrap_or_default(),
+                    session: self.info.session.clone().unwrap_or_default(),
+                    model_requested: self.info.model_requested.clone(),
+                    format: format.flag().to_string(),
+                    status,
+                    duration_ms: host.now_ms().saturating_sub(self.info.started_ms),
+                    ..Record::default()
+                };
+                self.publish(host, &record, "none");
                 self.phase = Phase::LocalReply;
                 host.send_reply(status, &[("content-type", "application/json")], &body);
                 Action::Pause
@@ -319,7 +439,7 @@ impl RequestFilter {
 
     /// Routes the buffered request and rewrites it for its provider.
     fn forward(
-        &self,
+        &mut self,
         host: &mut dyn Host,
         endpoint: &Endpoint,
         client_headers: Vec<(String, String)>,
@@ -329,6 +449,25 @@ impl RequestFilter {
     ) -> Result<Forward, GatewayError> {
         let bytes = host.request_body(body_size).unwrap_or_default();
         let probe = body::probe(&bytes)?;
+        (self.info.model_requested, self.info.stream) = (
+            endpoint
+                .path_model
+                .clone()
+                .or_else(|| probe.model.clone())
+                .unwrap_or_default(),
+            probe.stream || endpoint.kind == EndpointKind::StreamGenerate,
+        );
+        let hints = sessions::Hints {
+            metadata_user_id: probe.metadata_user_id.clone(),
+            opening: probe.opening,
+        };
+        let fallback = format!("req_{}", self.info.request_id);
+        self.info.session = Some(sessions::session_id(
+            &client_headers,
+            &hints,
+            &who.identity.user,
+            &fallback,
+        ));
         let requested = match &endpoint.path_model {
             Some(m) => m.clone(),
             None => probe.model.ok_or(GatewayError::MissingModel)?,
@@ -419,8 +558,13 @@ impl RequestFilter {
         headers.extend(provider.add_headers.iter().cloned());
         headers.extend(grant_headers);
         host.set_request_headers(headers);
+        let model_label = provider
+            .serves(&route.model)
+            .map(|p| p.0.clone())
+            .unwrap_or_default();
         Ok(Forward::Sent(Box::new(Exchange {
             provider: route.provider,
+            model_label,
             model: route.model,
             format: endpoint.format,
             upstream: route.upstream,
@@ -575,13 +719,27 @@ impl RequestFilter {
             }
             ResponseState::Pending | ResponseState::Ignore | ResponseState::Finished(_) => {}
         }
+        if end_of_stream {
+            self.finish(host);
+        }
         Action::Continue
     }
 
     /// End of the exchange (also for aborted streams): report what happened, once.
     pub fn on_log(&mut self, host: &mut dyn Host) {
-        let phase = std::mem::replace(&mut self.phase, Phase::Done);
-        let Phase::Forwarded(x) = phase else { return };
+        self.finish(host);
+        self.phase = Phase::Done;
+    }
+
+    /// Builds the request's record and publishes it (log line, metrics, session, filter
+    /// state), once: at the end of the response, or at `on_log` for an aborted one.
+    fn finish(&mut self, host: &mut dyn Host) {
+        if self.info.emitted {
+            return;
+        }
+        let Phase::Forwarded(x) = &self.phase else {
+            return;
+        };
         let usage: Option<Usage> = match &x.response {
             ResponseState::Stream { usage, .. } => usage.usage(),
             ResponseState::Body {
@@ -591,27 +749,80 @@ impl RequestFilter {
             ResponseState::Finished(used) => *used,
             _ => None,
         };
-        let provider = self
-            .config
-            .providers
-            .get(x.provider)
-            .map(|p| p.id.as_str())
-            .unwrap_or_default();
-        let duration = host.now_ms().saturating_sub(x.started_ms);
-        let ttfb = x.first_byte_ms.map(|t| t.saturating_sub(x.started_ms));
-        match usage {
-            Some(u) => log::info!(
-                "request provider={provider} model={} format={} status={} input_tokens={} output_tokens={} cache_read_tokens={} cache_write_tokens={} reasoning_tokens={} duration_ms={duration} first_byte_ms={} upstream_format={}",
-                x.model, x.format.flag(), x.status, u.input, u.output, u.cache_read, u.cache_write, u.reasoning, ttfb.map(|t| t.to_string()).unwrap_or_else(|| "-".into()), x.upstream.flag()
+        let provider = self.config.providers.get(x.provider);
+        let cost = match (provider, usage) {
+            (Some(p), Some(u)) => p.pricing.cost(&self.config.prices, &x.model, &u),
+            _ => None,
+        };
+        let error = match x.status {
+            0 => Some("no_response".to_string()),
+            s if s >= 500 => Some("upstream_5xx".to_string()),
+            s if s >= 400 => Some("upstream_4xx".to_string()),
+            _ => None,
+        };
+        let record = Record {
+            timestamp_ms: self.info.started_ms,
+            user: self.info.user.clone().unwrap_or_default(),
+            session: self.info.session.clone().unwrap_or_default(),
+            provider: provider.map(|p| p.id.clone()),
+            model_requested: self.info.model_requested.clone(),
+            model_served: Some(x.model.clone()),
+            format: x.format.flag().to_string(),
+            upstream_format: Some(x.upstream.flag().to_string()),
+            status: x.status,
+            error,
+            stream: self.info.stream,
+            usage,
+            cost_usd: cost,
+            duration_ms: host.now_ms().saturating_sub(x.started_ms),
+            ttft_ms: x.first_byte_ms.map(|t| t.saturating_sub(x.started_ms)),
+        };
+        let label = x.model_label.clone();
+        self.publish(host, &record, &label);
+    }
+
+    fn publish(&mut self, host: &mut dyn Host, r: &Record, model_label: &str) {
+        self.info.emitted = true;
+        let provider = r.provider.as_deref().unwrap_or("-");
+        let model = r.model_served.as_deref().unwrap_or(&r.model_requested);
+        let upstream = r.upstream_format.as_deref().unwrap_or("-");
+        match (r.usage, &r.error) {
+            (Some(u), _) => log::info!(
+                "request provider={provider} model={model} format={} status={} input_tokens={} output_tokens={} cache_read_tokens={} cache_write_tokens={} reasoning_tokens={} cost_usd={} duration_ms={} first_byte_ms={} upstream_format={upstream} session={}",
+                r.format, r.status, u.input, u.output, u.cache_read, u.cache_write, u.reasoning,
+                r.cost_usd.map(|c| format!("{c:.6}")).unwrap_or_else(|| "unknown".into()),
+                r.duration_ms, r.ttft_ms.map(|t| t.to_string()).unwrap_or_else(|| "-".into()), r.session
             ),
-            None => log::info!(
-                "request provider={provider} model={} format={} status={} usage=unknown duration_ms={duration} upstream_format={}",
-                x.model, x.format.flag(), x.status, x.upstream.flag()
+            (None, error) => log::info!(
+                "request provider={provider} model={model} format={} status={} usage=unknown error={} duration_ms={} upstream_format={upstream}",
+                r.format, r.status, error.as_deref().unwrap_or("-"), r.duration_ms
             ),
+        }
+        for u in metrics::updates(r, model_label) {
+            host.metric(u.kind, &u.name, u.value);
+        }
+        host.set_record(&r.to_json());
+        if !r.session.is_empty() && !r.user.is_empty() {
+            sessions::record(&mut HostStore(host), r);
         }
     }
 
     fn reply(&mut self, host: &mut dyn Host, format: ApiFormat, error: &GatewayError) -> Action {
+        if !self.info.emitted {
+            let record = Record {
+                timestamp_ms: self.info.started_ms,
+                user: self.info.user.clone().unwrap_or_default(),
+                session: self.info.session.clone().unwrap_or_default(),
+                model_requested: self.info.model_requested.clone(),
+                format: self.info.format.unwrap_or(format).flag().to_string(),
+                status: error.status(),
+                error: Some(error.kind().to_string()),
+                stream: self.info.stream,
+                duration_ms: host.now_ms().saturating_sub(self.info.started_ms),
+                ..Record::default()
+            };
+            self.publish(host, &record, "none");
+        }
         self.phase = Phase::LocalReply;
         host.send_reply(
             error.status(),

@@ -15,6 +15,9 @@ struct FakeHost {
     response_body_out: Option<Vec<u8>>,
     reply: Option<(u16, Vec<u8>)>,
     now: u64,
+    metrics: Vec<(metrics::Kind, String, u64)>,
+    records: Vec<String>,
+    shared: std::collections::HashMap<String, (Vec<u8>, u32)>,
 }
 
 fn get(list: &[(String, String)], name: &str) -> Option<String> {
@@ -64,6 +67,27 @@ impl Host for FakeHost {
     }
     fn now_ms(&self) -> u64 {
         self.now
+    }
+    fn metric(&mut self, kind: metrics::Kind, name: &str, value: u64) {
+        self.metrics.push((kind, name.to_string(), value));
+    }
+    fn set_record(&mut self, json: &str) {
+        self.records.push(json.to_string());
+    }
+    fn shared_get(&self, key: &str) -> (Option<Vec<u8>>, Option<u32>) {
+        match self.shared.get(key) {
+            Some((v, c)) => (Some(v.clone()), Some(*c)),
+            None => (None, None),
+        }
+    }
+    fn shared_set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> bool {
+        let current = self.shared.get(key).map(|(_, c)| *c);
+        if cas.is_some() && cas != current {
+            return false;
+        }
+        self.shared
+            .insert(key.to_string(), (value.to_vec(), current.unwrap_or(0) + 1));
+        true
     }
 }
 

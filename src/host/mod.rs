@@ -3,9 +3,12 @@
 
 use crate::config::{self, Config, EnvMode};
 use crate::filter::{Action as FilterAction, Host, RequestFilter};
+use crate::telemetry::metrics;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType};
+use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::UNIX_EPOCH;
 
@@ -64,7 +67,68 @@ struct IrisHttp {
 /// hostcall only in a phase where Envoy allows it (proxy-wasm panics on an unexpected status).
 struct EnvoyHost;
 
+thread_local! {
+    /// Metric ids by name: each name is defined once per VM.
+    static METRICS: RefCell<HashMap<String, u32>> = RefCell::new(HashMap::new());
+}
+
+#[link(wasm_import_module = "env")]
+extern "C" {
+    /// The raw ABI call, so a refusal from Envoy is a status rather than a panic (the SDK's
+    /// wrapper panics on any status but Ok).
+    fn proxy_set_property(
+        path_data: *const u8,
+        path_size: usize,
+        value_data: *const u8,
+        value_size: usize,
+    ) -> u32;
+}
+
+/// Filter-state name of the request record (`%FILTER_STATE(wasm.iris_record:PLAIN)%`).
+pub const RECORD_PROPERTY: &str = "iris_record";
+
 impl Host for EnvoyHost {
+    fn metric(&mut self, kind: metrics::Kind, name: &str, value: u64) {
+        let id = METRICS.with(|m| {
+            if let Some(id) = m.borrow().get(name) {
+                return Some(*id);
+            }
+            let t = match kind {
+                metrics::Kind::Counter => MetricType::Counter,
+                metrics::Kind::Histogram => MetricType::Histogram,
+            };
+            let id = hostcalls::define_metric(t, name).ok()?;
+            m.borrow_mut().insert(name.to_string(), id);
+            Some(id)
+        });
+        let Some(id) = id else { return };
+        let _ = match kind {
+            metrics::Kind::Counter => {
+                hostcalls::increment_metric(id, i64::try_from(value).unwrap_or(i64::MAX))
+            }
+            metrics::Kind::Histogram => hostcalls::record_metric(id, value),
+        };
+    }
+    fn set_record(&mut self, json: &str) {
+        // SAFETY: both buffers are valid for the lengths passed, for the duration of the call.
+        let status = unsafe {
+            proxy_set_property(
+                RECORD_PROPERTY.as_ptr(),
+                RECORD_PROPERTY.len(),
+                json.as_ptr(),
+                json.len(),
+            )
+        };
+        if status != 0 {
+            log::debug!("could not set the request record as filter state (status {status})");
+        }
+    }
+    fn shared_get(&self, key: &str) -> (Option<Vec<u8>>, Option<u32>) {
+        hostcalls::get_shared_data(key).unwrap_or((None, None))
+    }
+    fn shared_set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> bool {
+        hostcalls::set_shared_data(key, Some(value), cas).is_ok()
+    }
     fn set_request_headers(&mut self, headers: Vec<(String, String)>) {
         let pairs: Vec<(&str, &str)> = headers
             .iter()

@@ -63,12 +63,28 @@ pub fn updates(record: &Record, model_label: &str) -> Vec<Update> {
     let provider = record.provider.as_deref().unwrap_or("none");
     let pm = [("provider", provider), ("model", model_label)];
     let mut out = Vec::new();
-    let mut counter = |name: String, value: u64| out.push(Update { kind: Kind::Counter, name, value });
+    let mut counter = |name: String, value: u64| {
+        out.push(Update {
+            kind: Kind::Counter,
+            name,
+            value,
+        })
+    };
     if record.provider.is_some() {
         counter(name(REQUESTS, &pm), 1);
     }
     if let Some(kind) = &record.error {
-        counter(name(ERRORS, &[("provider", provider), ("model", model_label), ("error_type", kind)]), 1);
+        counter(
+            name(
+                ERRORS,
+                &[
+                    ("provider", provider),
+                    ("model", model_label),
+                    ("error_type", kind),
+                ],
+            ),
+            1,
+        );
     }
     if let Some(u) = record.usage {
         for (token_type, n) in [
@@ -79,7 +95,17 @@ pub fn updates(record: &Record, model_label: &str) -> Vec<Update> {
             ("reasoning", u.reasoning),
         ] {
             if n > 0 {
-                counter(name(TOKENS, &[("provider", provider), ("model", model_label), ("token_type", token_type)]), n);
+                counter(
+                    name(
+                        TOKENS,
+                        &[
+                            ("provider", provider),
+                            ("model", model_label),
+                            ("token_type", token_type),
+                        ],
+                    ),
+                    n,
+                );
             }
         }
     }
@@ -90,9 +116,17 @@ pub fn updates(record: &Record, model_label: &str) -> Vec<Update> {
         }
     }
     if record.provider.is_some() {
-        out.push(Update { kind: Kind::Histogram, name: name(DURATION, &pm), value: record.duration_ms });
+        out.push(Update {
+            kind: Kind::Histogram,
+            name: name(DURATION, &pm),
+            value: record.duration_ms,
+        });
         if let Some(t) = record.ttft_ms {
-            out.push(Update { kind: Kind::Histogram, name: name(TTFT, &pm), value: t });
+            out.push(Update {
+                kind: Kind::Histogram,
+                name: name(TTFT, &pm),
+                value: t,
+            });
         }
     }
     out
@@ -118,7 +152,13 @@ mod tests {
     fn a_request_updates_tokens_cost_and_latency() {
         let r = Record {
             provider: Some("anthropic".into()),
-            usage: Some(Usage { input: 10, output: 5, cache_read: 0, cache_write: 0, reasoning: 0 }),
+            usage: Some(Usage {
+                input: 10,
+                output: 5,
+                cache_read: 0,
+                cache_write: 0,
+                reasoning: 0,
+            }),
             cost_usd: Some(0.000_09),
             duration_ms: 120,
             ttft_ms: Some(40),
@@ -126,13 +166,23 @@ mod tests {
         };
         let u = updates(&r, "claude-*");
         assert_eq!(u.len(), 6, "{u:?}"); // requests, 2 token types, cost, duration, ttft
-        assert!(u.contains(&Update { kind: Kind::Counter, name: name(COST, &[("provider", "anthropic"), ("model", "claude-*")]), value: 90 }));
-        assert!(u.iter().any(|x| x.kind == Kind::Histogram && x.name.starts_with(TTFT) && x.value == 40));
+        assert!(u.contains(&Update {
+            kind: Kind::Counter,
+            name: name(COST, &[("provider", "anthropic"), ("model", "claude-*")]),
+            value: 90
+        }));
+        assert!(u
+            .iter()
+            .any(|x| x.kind == Kind::Histogram && x.name.starts_with(TTFT) && x.value == 40));
     }
 
     #[test]
     fn local_errors_count_without_a_provider() {
-        let r = Record { error: Some("unknown_model".into()), status: 404, ..Record::default() };
+        let r = Record {
+            error: Some("unknown_model".into()),
+            status: 404,
+            ..Record::default()
+        };
         let u = updates(&r, "none");
         assert_eq!(u.len(), 1);
         assert!(u[0].name.contains("error_type=.=unknown_model;.;"));

@@ -18,7 +18,12 @@ pub struct Price {
 }
 
 const fn p(input: f64, output: f64, cache_read: f64, cache_write: f64) -> Price {
-    Price { input, output, cache_read, cache_write }
+    Price {
+        input,
+        output,
+        cache_read,
+        cache_write,
+    }
 }
 
 /// Shipped prices (list prices, standard tier, 5-minute cache writes; Gemini at the <=200k
@@ -87,7 +92,11 @@ fn is_dated_suffix(rest: &str) -> bool {
     if tail == "latest" {
         return true;
     }
-    if tail.get(..8).is_some_and(digits) && tail.get(8..).is_none_or(|r| r.is_empty() || r.starts_with(['-', ':'])) {
+    if tail.get(..8).is_some_and(digits)
+        && tail
+            .get(8..)
+            .is_none_or(|r| r.is_empty() || r.starts_with(['-', ':']))
+    {
         return true;
     }
     let mut parts = tail.splitn(3, '-');
@@ -120,7 +129,11 @@ pub type Overrides = Vec<(String, Price)>;
 impl Pricing {
     /// The price of `model` and the multiplier to apply, if known.
     pub fn price(&self, overrides: &Overrides, model: &str) -> Option<(Price, f64)> {
-        let (name, adjustment) = match self.cost_map.iter().find(|m| crate::glob::matches(&m.pattern, model)) {
+        let (name, adjustment) = match self
+            .cost_map
+            .iter()
+            .find(|m| crate::glob::matches(&m.pattern, model))
+        {
             Some(m) => (m.as_model.as_str(), m.adjustment),
             None => (model, 1.0),
         };
@@ -141,7 +154,10 @@ impl Pricing {
 /// `usage` at `price`. `usage.input` includes cache reads and writes (see `usage.rs`); the
 /// rest of the input is billed at the input price.
 pub fn cost_of(price: &Price, usage: &Usage) -> f64 {
-    let uncached = usage.input.saturating_sub(usage.cache_read).saturating_sub(usage.cache_write);
+    let uncached = usage
+        .input
+        .saturating_sub(usage.cache_read)
+        .saturating_sub(usage.cache_write);
     (uncached as f64 * price.input
         + usage.cache_read as f64 * price.cache_read
         + usage.cache_write as f64 * price.cache_write
@@ -161,36 +177,75 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn basis(b: &str) -> Pricing {
-        Pricing { basis: Some(b.into()), cost_map: vec![] }
+        Pricing {
+            basis: Some(b.into()),
+            cost_map: vec![],
+        }
     }
 
     #[test]
     fn dated_model_names_find_their_family_price() {
         let p = basis("anthropic");
-        assert_eq!(p.price(&vec![], "claude-sonnet-4-5-20250929").unwrap().0.input, 3.0);
+        assert_eq!(
+            p.price(&vec![], "claude-sonnet-4-5-20250929")
+                .unwrap()
+                .0
+                .input,
+            3.0
+        );
         assert_eq!(p.price(&vec![], "claude-opus-4-5").unwrap().0.output, 25.0);
-        assert_eq!(p.price(&vec![], "claude-opus-4-1-20250805").unwrap().0.output, 75.0);
+        assert_eq!(
+            p.price(&vec![], "claude-opus-4-1-20250805")
+                .unwrap()
+                .0
+                .output,
+            75.0
+        );
         let o = basis("openai");
         assert_eq!(o.price(&vec![], "gpt-4.1-mini").unwrap().0.input, 0.40);
         assert_eq!(o.price(&vec![], "gpt-4.1-2025-04-14").unwrap().0.input, 2.0);
         assert!(o.price(&vec![], "gpt-4.1-turbo-custom").is_none());
         assert!(p.price(&vec![], "claude-opus-4-8").is_none());
-        assert_eq!(p.price(&vec![], "claude-opus-4-5@20251101").unwrap().0.input, 5.0);
+        assert_eq!(
+            p.price(&vec![], "claude-opus-4-5@20251101")
+                .unwrap()
+                .0
+                .input,
+            5.0
+        );
     }
 
     #[test]
     fn cache_reads_and_writes_are_priced_apart() {
-        let usage = Usage { input: 1_120_000, output: 1_000_000, cache_read: 100_000, cache_write: 20_000, reasoning: 0 };
-        let cost = basis("anthropic").cost(&vec![], "claude-sonnet-4-5", &usage).unwrap();
+        let usage = Usage {
+            input: 1_120_000,
+            output: 1_000_000,
+            cache_read: 100_000,
+            cache_write: 20_000,
+            reasoning: 0,
+        };
+        let cost = basis("anthropic")
+            .cost(&vec![], "claude-sonnet-4-5", &usage)
+            .unwrap();
         // 1M uncached * 3 + 0.1M * 0.30 + 0.02M * 3.75 + 1M * 15
         assert!((cost - (3.0 + 0.03 + 0.075 + 15.0)).abs() < 1e-9, "{cost}");
     }
 
     #[test]
     fn unknown_models_and_bases_have_unknown_cost_not_zero() {
-        let u = Usage { input: 10, output: 10, ..Usage::default() };
-        assert_eq!(basis("anthropic").cost(&vec![], "claude-opus-4-8", &u), None);
-        assert_eq!(basis("bedrock").cost(&vec![], "claude-sonnet-4-5", &u), None);
+        let u = Usage {
+            input: 10,
+            output: 10,
+            ..Usage::default()
+        };
+        assert_eq!(
+            basis("anthropic").cost(&vec![], "claude-opus-4-8", &u),
+            None
+        );
+        assert_eq!(
+            basis("bedrock").cost(&vec![], "claude-sonnet-4-5", &u),
+            None
+        );
         assert_eq!(Pricing::default().cost(&vec![], "gpt-4.1", &u), None);
     }
 
@@ -198,11 +253,30 @@ mod tests {
     fn model_cost_map_and_overrides() {
         let p = Pricing {
             basis: Some("openai".into()),
-            cost_map: vec![CostMapping { pattern: "my-ft-*".into(), as_model: "gpt-4.1".into(), adjustment: 1.5 }],
+            cost_map: vec![CostMapping {
+                pattern: "my-ft-*".into(),
+                as_model: "gpt-4.1".into(),
+                adjustment: 1.5,
+            }],
         };
-        let u = Usage { input: 1_000_000, output: 0, ..Usage::default() };
+        let u = Usage {
+            input: 1_000_000,
+            output: 0,
+            ..Usage::default()
+        };
         assert!((p.cost(&vec![], "my-ft-v2", &u).unwrap() - 3.0).abs() < 1e-9);
-        let overrides = vec![("local-llama".to_string(), Price { input: 0.0, output: 0.0, cache_read: 0.0, cache_write: 0.0 })];
-        assert_eq!(Pricing::default().cost(&overrides, "local-llama", &u), Some(0.0));
+        let overrides = vec![(
+            "local-llama".to_string(),
+            Price {
+                input: 0.0,
+                output: 0.0,
+                cache_read: 0.0,
+                cache_write: 0.0,
+            },
+        )];
+        assert_eq!(
+            Pricing::default().cost(&overrides, "local-llama", &u),
+            Some(0.0)
+        );
     }
 }

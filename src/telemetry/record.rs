@@ -106,10 +106,27 @@ mod tests {
 
     #[test]
     fn unknown_usage_and_cost_are_null_not_zero() {
-        let r = Record { user: "u".into(), status: 502, ..Record::default() };
+        let r = Record {
+            user: "u".into(),
+            status: 502,
+            ..Record::default()
+        };
         let v = r.to_value();
         assert!(v["input_tokens"].is_null() && v["cost_usd"].is_null());
-        let r = Record { usage: Some(Usage { input: 3, ..Usage::default() }), cost_usd: Some(0.5), ..Record::default() };
-        assert_eq!((r.to_value()["input_tokens"].as_u64(), r.to_value()["cost_usd"].as_f64()), (Some(3), Some(0.5)));
+        let r = Record {
+            usage: Some(Usage {
+                input: 3,
+                ..Usage::default()
+            }),
+            cost_usd: Some(0.5),
+            ..Record::default()
+        };
+        assert_eq!(
+            (
+                r.to_value()["input_tokens"].as_u64(),
+                r.to_value()["cost_usd"].as_f64()
+            ),
+            (Some(3), Some(0.5))
+        );
     }
 }

@@ -235,9 +235,10 @@ def start_gateway(workdir, name, config_text):
     config_path = workdir / "iris.json"
     config_path.write_text(config_text)
     port, admin = free_port(), free_port()
+    access_log = workdir / "access.log"
     rendered = iris(
         "envoy", "--config", str(config_path), "--listen", f"127.0.0.1:{port}",
-        "--admin", f"127.0.0.1:{admin}", "--wasm", str(WASM),
+        "--admin", f"127.0.0.1:{admin}", "--wasm", str(WASM), "--access-log", str(access_log),
     )
     bootstrap_path = workdir / "envoy.json"
     bootstrap_path.write_text(rendered.stdout)
@@ -247,10 +248,11 @@ def start_gateway(workdir, name, config_text):
     env.update(KEYS)
     proc = subprocess.Popen(
         [str(ENVOY), "-c", str(bootstrap_path), "--disable-hot-restart", "--concurrency", "2",
-         "--log-level", "info"],
+         "--log-level", "info", "--file-flush-interval-msec", "100"],
         stdout=log, stderr=subprocess.STDOUT, env=env,
     )
     gw = Gateway(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{admin}", log_path, config_path, bootstrap_path)
+    gw.access_log = access_log
     wait_http(gw.admin + "/ready", proc, gw.log)
     return gw, proc
 

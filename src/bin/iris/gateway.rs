@@ -8,7 +8,14 @@ use std::path::{Path, PathBuf};
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:10000";
 const DEFAULT_ADMIN: &str = "127.0.0.1:9901";
-const RENDER_FLAGS: [&str; 5] = ["config", "listen", "admin", "wasm", "ca-bundle"];
+const RENDER_FLAGS: [&str; 6] = [
+    "config",
+    "listen",
+    "admin",
+    "wasm",
+    "ca-bundle",
+    "access-log",
+];
 
 fn read_config(args: &Args) -> Result<(String, String), String> {
     let path = args.value("config").ok_or("--config FILE is required")?;
@@ -66,6 +73,7 @@ fn render(args: &Args, text: &str, path: &str) -> Result<serde_json::Value, Stri
             .unwrap_or(DEFAULT_CA_BUNDLE)
             .to_string(),
         without_filter: args.switch("no-filter"),
+        access_log: args.value("access-log").map(str::to_string),
     };
     bootstrap::render(&config, text, &opts)
 }

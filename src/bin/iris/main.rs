@@ -20,6 +20,7 @@ options for envoy and run:
   --admin ADDR       Envoy admin address (default 127.0.0.1:9901)
   --wasm PATH        the filter (default: target/wasm32-wasip1/release/iris.wasm)
   --ca-bundle PATH   CA bundle for https providers (default /etc/ssl/certs/ca-certificates.crt)
+  --access-log PATH  write one JSON record per request (model, tokens, cost, ...) to PATH
   --no-filter        route everything to the first provider without Iris (benchmark baseline)
 
 Envoy is found via $ENVOY_BIN, then .venv/bin/envoy, then PATH.";
