@@ -30,7 +30,8 @@ wait_http "http://127.0.0.1:$MOCK_PORT/__mock/health" 20
 
 cat >"$WORK/iris.json" <<JSON
 {"providers": {"openai": {"baseurl": "http://127.0.0.1:$MOCK_PORT", "apikey": "\${BENCH_OPENAI_KEY}",
-  "models": ["gpt-4.1"]}}}
+  "models": ["gpt-4.1"]}},
+ "grants": [{"src": ["*"], "app": {"tailscale.com/cap/aperture": [{"role": "admin"}, {"models": "**"}]}}]}
 JSON
 export BENCH_OPENAI_KEY="$KEY"
 

@@ -787,13 +787,13 @@ impl RequestFilter {
         let model = r.model_served.as_deref().unwrap_or(&r.model_requested);
         let upstream = r.upstream_format.as_deref().unwrap_or("-");
         match (r.usage, &r.error) {
-            (Some(u), _) => log::info!(
+            (Some(u), _) => log::debug!(
                 "request provider={provider} model={model} format={} status={} input_tokens={} output_tokens={} cache_read_tokens={} cache_write_tokens={} reasoning_tokens={} cost_usd={} duration_ms={} first_byte_ms={} upstream_format={upstream} session={}",
                 r.format, r.status, u.input, u.output, u.cache_read, u.cache_write, u.reasoning,
                 r.cost_usd.map(|c| format!("{c:.6}")).unwrap_or_else(|| "unknown".into()),
                 r.duration_ms, r.ttft_ms.map(|t| t.to_string()).unwrap_or_else(|| "-".into()), r.session
             ),
-            (None, error) => log::info!(
+            (None, error) => log::debug!(
                 "request provider={provider} model={model} format={} status={} usage=unknown error={} duration_ms={} upstream_format={upstream}",
                 r.format, r.status, error.as_deref().unwrap_or("-"), r.duration_ms
             ),
@@ -801,9 +801,10 @@ impl RequestFilter {
         for u in metrics::updates(r, model_label) {
             host.metric(u.kind, &u.name, u.value);
         }
-        host.set_record(&r.to_json());
+        let full = r.to_value();
+        host.set_record(&full.to_string());
         if !r.session.is_empty() && !r.user.is_empty() {
-            sessions::record(&mut HostStore(host), r);
+            sessions::record(&mut HostStore(host), r, &full);
         }
     }
 

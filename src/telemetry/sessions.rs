@@ -8,7 +8,6 @@
 //! system prompt and first message), which stays the same as the conversation grows.
 
 use super::record::Record;
-use crate::sha256;
 use serde_json::{json, Map, Value};
 
 /// Sessions kept (the oldest is dropped first).
@@ -72,13 +71,20 @@ pub fn session_id(
         }
     }
     if !hints.opening.is_empty() {
-        let mut data = user.as_bytes().to_vec();
-        data.push(b'\n');
-        data.extend_from_slice(&hints.opening);
-        let hash = sha256::hex(&sha256::digest(&data));
-        return format!("fp_{}", hash.get(..16).unwrap_or_default());
+        // Not a secret, just a stable grouping key: 64-bit FNV-1a is plenty and cheap.
+        let hash = fnv1a(&[user.as_bytes(), b"\n", &hints.opening]);
+        return format!("fp_{hash:016x}");
     }
     fallback.to_string()
+}
+
+fn fnv1a(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in parts.iter().flat_map(|p| p.iter()) {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
 }
 
 /// Envoy shared data, or a fake in tests.
@@ -89,28 +95,37 @@ pub trait SharedStore {
     fn set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> bool;
 }
 
+// Layout in shared data, chosen so that a request costs a few small reads and writes:
+// - `iris/s/<id>`: the session's summary (a small JSON object, updated with CAS);
+// - `iris/s/<id>/r/<n>`: its n-th request modulo MAX_REQUESTS_PER_SESSION (a ring, written
+//   without reading);
+// - `iris/sessions`: the index, one `id<TAB>user` line per session, most recently active
+//   first; rewritten only when a request's session is not already at its head.
+
 fn session_key(id: &str) -> String {
-    format!("iris/session/{id}")
+    format!("iris/s/{id}")
+}
+
+fn request_key(id: &str, n: u64) -> String {
+    format!("iris/s/{id}/r/{}", n % MAX_REQUESTS_PER_SESSION as u64)
 }
 
 /// Read-modify-write with compare-and-swap, retried a few times against concurrent workers.
+/// Returns the value written.
 fn update(
     store: &mut dyn SharedStore,
     key: &str,
-    f: &mut dyn FnMut(Option<Value>) -> Value,
-) -> bool {
+    f: &mut dyn FnMut(Option<&[u8]>) -> Vec<u8>,
+) -> Option<Vec<u8>> {
     for _ in 0..CAS_ATTEMPTS {
         let (bytes, cas) = store.get(key);
-        let current = bytes
-            .filter(|b| !b.is_empty())
-            .and_then(|b| serde_json::from_slice(&b).ok());
-        let next = f(current).to_string();
-        if store.set(key, next.as_bytes(), cas) {
-            return true;
+        let next = f(bytes.as_deref().filter(|b| !b.is_empty()));
+        if store.set(key, &next, cas) {
+            return Some(next);
         }
     }
     log::warn!("could not update {key}: too many concurrent updates");
-    false
+    None
 }
 
 fn add(obj: &mut Map<String, Value>, key: &str, n: u64) {
@@ -119,11 +134,10 @@ fn add(obj: &mut Map<String, Value>, key: &str, n: u64) {
 }
 
 /// Adds a finished request to its session and the session to the index.
-pub fn record(store: &mut dyn SharedStore, r: &Record) {
-    let summary = request_summary(r);
+pub fn record(store: &mut dyn SharedStore, r: &Record, full: &Value) {
     let key = session_key(&r.session);
-    update(store, &key, &mut |current| {
-        let mut s = match current {
+    let written = update(store, &key, &mut |current| {
+        let mut s = match current.and_then(|b| serde_json::from_slice(b).ok()) {
             Some(Value::Object(s)) => s,
             _ => {
                 let mut s = Map::new();
@@ -148,7 +162,10 @@ pub fn record(store: &mut dyn SharedStore, r: &Record) {
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
-        if !model.is_empty() && !models.iter().any(|m| m.as_str() == Some(&model)) {
+        if !model.is_empty()
+            && !models.iter().any(|m| m.as_str() == Some(&model))
+            && models.len() < 20
+        {
             models.push(json!(model));
         }
         s.insert("models".into(), Value::Array(models));
@@ -164,43 +181,53 @@ pub fn record(store: &mut dyn SharedStore, r: &Record) {
                 }
             }
         }
-        let mut recent: Vec<Value> = s
-            .get("recent")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        recent.insert(0, summary.clone());
-        recent.truncate(MAX_REQUESTS_PER_SESSION);
-        s.insert("recent".into(), Value::Array(recent));
-        Value::Object(s)
+        Value::Object(s).to_string().into_bytes()
     });
+    let count = written
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .and_then(|v| v.get("requests")?.as_u64())
+        .unwrap_or(1);
+    let _ = store.set(
+        &request_key(&r.session, count - 1),
+        request_summary(full).to_string().as_bytes(),
+        None,
+    );
+
+    // The index: nothing to do when this session is already the most recent one.
+    let head_matches = |b: &[u8]| {
+        let first = b.split(|c| *c == b'\n').next().unwrap_or_default();
+        first.split(|c| *c == b'\t').next() == Some(r.session.as_bytes())
+    };
+    if store.get(INDEX_KEY).0.as_deref().is_some_and(head_matches) {
+        return;
+    }
     let mut evicted: Vec<String> = Vec::new();
     update(store, INDEX_KEY, &mut |current| {
-        let mut list: Vec<Value> = match current {
-            Some(Value::Array(l)) => l,
-            _ => Vec::new(),
-        };
-        list.retain(|e| e.get("id").and_then(Value::as_str) != Some(r.session.as_str()));
-        list.insert(
-            0,
-            json!({"id": r.session, "user": r.user, "last_seen": r.timestamp_ms}),
-        );
-        evicted = list
+        let text = current.map(String::from_utf8_lossy).unwrap_or_default();
+        let mut lines: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.is_empty() && l.split('\t').next() != Some(r.session.as_str()))
+            .collect();
+        let head = format!("{}\t{}", r.session, r.user.replace(['\t', '\n'], " "));
+        lines.insert(0, &head);
+        evicted = lines
             .get(MAX_SESSIONS..)
             .unwrap_or_default()
             .iter()
-            .filter_map(|e| e.get("id")?.as_str().map(str::to_string))
+            .filter_map(|l| l.split('\t').next().map(str::to_string))
             .collect();
-        list.truncate(MAX_SESSIONS);
-        Value::Array(list)
+        lines.truncate(MAX_SESSIONS);
+        lines.join("\n").into_bytes()
     });
     for id in evicted {
         let _ = store.set(&session_key(&id), b"", None);
+        for n in 0..MAX_REQUESTS_PER_SESSION as u64 {
+            let _ = store.set(&request_key(&id, n), b"", None);
+        }
     }
 }
 
-fn request_summary(r: &Record) -> Value {
-    let v = r.to_value();
+fn request_summary(v: &Value) -> Value {
     let keep = [
         "timestamp_ms",
         "provider",
@@ -225,11 +252,11 @@ fn request_summary(r: &Record) -> Value {
         for (k, val) in all {
             if keep.contains(&k.as_str()) {
                 let key = if k == "timestamp_ms" {
-                    "timestamp".to_string()
+                    "timestamp"
                 } else {
-                    k
+                    k.as_str()
                 };
-                out.insert(key, val);
+                out.insert(key.to_string(), val.clone());
             }
         }
     }
@@ -238,28 +265,35 @@ fn request_summary(r: &Record) -> Value {
 
 /// The session list a viewer may see (`None` for the user: every session, for admins).
 pub fn list(store: &dyn SharedStore, only_user: Option<&str>) -> Vec<Value> {
-    let index: Vec<Value> = store
-        .get(INDEX_KEY)
-        .0
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
-    index
-        .iter()
-        .filter(|e| only_user.is_none_or(|u| e.get("user").and_then(Value::as_str) == Some(u)))
-        .filter_map(|e| get(store, e.get("id")?.as_str()?))
-        .map(|mut s| {
-            if let Some(o) = s.as_object_mut() {
-                o.remove("recent");
-            }
-            s
-        })
+    let index = store.get(INDEX_KEY).0.unwrap_or_default();
+    let text = String::from_utf8_lossy(&index);
+    text.lines()
+        .filter_map(|l| l.split_once('\t'))
+        .filter(|(_, user)| only_user.is_none_or(|u| u == *user))
+        .filter_map(|(id, _)| summary(store, id))
         .collect()
 }
 
-/// One session with its requests (newest first), if it exists.
-pub fn get(store: &dyn SharedStore, id: &str) -> Option<Value> {
+fn summary(store: &dyn SharedStore, id: &str) -> Option<Value> {
     let bytes = store.get(&session_key(id)).0.filter(|b| !b.is_empty())?;
     serde_json::from_slice(&bytes).ok()
+}
+
+/// One session with its recent requests (newest first) under `recent`, if it exists.
+pub fn get(store: &dyn SharedStore, id: &str) -> Option<Value> {
+    let mut s = summary(store, id)?;
+    let mut recent: Vec<Value> = (0..MAX_REQUESTS_PER_SESSION as u64)
+        .filter_map(|n| store.get(&request_key(id, n)).0)
+        .filter(|b| !b.is_empty())
+        .filter_map(|b| serde_json::from_slice(&b).ok())
+        .collect();
+    recent.sort_by_key(|r: &Value| {
+        std::cmp::Reverse(r.get("timestamp").and_then(Value::as_u64).unwrap_or(0))
+    });
+    if let Some(o) = s.as_object_mut() {
+        o.insert("recent".into(), Value::Array(recent));
+    }
+    Some(s)
 }
 
 #[cfg(test)]
@@ -297,6 +331,10 @@ mod tests {
                 .insert(key.to_string(), (value.to_vec(), current.unwrap_or(0) + 1));
             true
         }
+    }
+
+    fn record_one(store: &mut Fake, r: &Record) {
+        record(store, r, &r.to_value());
     }
 
     fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -364,9 +402,9 @@ mod tests {
     #[test]
     fn sessions_accumulate_newest_first_and_filter_by_user() {
         let mut store = Fake::default();
-        record(&mut store, &rec("s1", "alice", 1, Some(0.5)));
-        record(&mut store, &rec("s2", "bob", 2, None));
-        record(&mut store, &rec("s1", "alice", 3, Some(0.25)));
+        record_one(&mut store, &rec("s1", "alice", 1, Some(0.5)));
+        record_one(&mut store, &rec("s2", "bob", 2, None));
+        record_one(&mut store, &rec("s1", "alice", 3, Some(0.25)));
         let all = list(&store, None);
         assert_eq!(
             all.iter()
@@ -384,6 +422,10 @@ mod tests {
         let s1 = get(&store, "s1").unwrap();
         assert_eq!(s1["recent"].as_array().unwrap().len(), 2);
         assert_eq!(s1["recent"][0]["timestamp"], 3);
+        assert!(
+            all[0].get("recent").is_none(),
+            "the list carries summaries only"
+        );
     }
 
     #[test]
@@ -392,10 +434,10 @@ mod tests {
             conflicts: 3,
             ..Fake::default()
         };
-        record(&mut store, &rec("s1", "alice", 1, None));
+        record_one(&mut store, &rec("s1", "alice", 1, None));
         assert_eq!(get(&store, "s1").unwrap()["requests"], 1);
         for i in 0..(MAX_SESSIONS + 5) {
-            record(
+            record_one(
                 &mut store,
                 &rec(&format!("x{i}"), "alice", 10 + i as u64, None),
             );
@@ -403,7 +445,7 @@ mod tests {
         assert_eq!(list(&store, None).len(), MAX_SESSIONS);
         assert!(get(&store, "s1").is_none(), "evicted sessions are dropped");
         for _ in 0..(MAX_REQUESTS_PER_SESSION + 3) {
-            record(&mut store, &rec("busy", "alice", 999, None));
+            record_one(&mut store, &rec("busy", "alice", 999, None));
         }
         let busy = get(&store, "busy").unwrap();
         assert_eq!(

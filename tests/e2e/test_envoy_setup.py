@@ -78,40 +78,43 @@ def test_bootstrap_has_the_settings_the_design_depends_on(gateway):
     assert not any(v in text for v in KEYS.values())
 
 
-def wait_for_log(gateway, needle, secs=5):
+def session_records(gateway, session, count, secs=5):
     deadline = time.time() + secs
-    while time.time() < deadline:
-        lines = [l for l in gateway.log().splitlines() if needle in l]
-        if lines:
-            return lines
+    while True:
+        lines = gateway.access_log.read_text().splitlines() if gateway.access_log.exists() else []
+        found = [json.loads(l) for l in lines if l.strip() and json.loads(l).get("session") == session]
+        if len(found) >= count or time.time() > deadline:
+            return found
         time.sleep(0.05)
-    raise AssertionError(f"{needle!r} not in the Envoy log:\n{gateway.log()[-3000:]}")
 
 
-def test_usage_is_read_from_json_and_streams_and_logged(gateway, mock):
-    r = gateway.post("/v1/chat/completions", {"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": "a b c"}]})
+def test_usage_is_read_from_json_and_streams(gateway, mock):
+    session = f"usage-{time.time_ns()}"
+    headers = {"x-session-id": session}
+    r = gateway.post("/v1/chat/completions", {"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": "a b c"}]},
+                     headers)
     u = r.json()["usage"]
-    line = wait_for_log(gateway, "model=gpt-4.1-mini ")[-1]
-    assert f"input_tokens={u['prompt_tokens']} output_tokens={u['completion_tokens']}" in line
-
     body = {"model": "claude-haiku-4-5", "max_tokens": 50, "stream": True,
             "messages": [{"role": "user", "content": "one two three four"}]}
-    events = b"".join(l for _, l in stream_lines(gateway.url + "/v1/messages", body, {"anthropic-version": "2023-06-01"}))
+    events = b"".join(l for _, l in stream_lines(gateway.url + "/v1/messages", body,
+                                                  {"anthropic-version": "2023-06-01", **headers}))
     deltas = [json.loads(l[6:]) for l in events.split(b"\n") if l.startswith(b"data: ") and b"message_delta" in l]
     out = deltas[-1]["usage"]["output_tokens"]
-    line = wait_for_log(gateway, "model=claude-haiku-4-5 ")[-1]
-    assert "format=anthropic_messages status=200" in line
-    assert f"output_tokens={out} " in line
-    assert "input_tokens=4 " in line
-    # No key ever appears in Envoy's log.
-    assert not any(v in gateway.log() for v in KEYS.values())
+    first, second = session_records(gateway, session, 2)
+    assert (first["input_tokens"], first["output_tokens"]) == (u["prompt_tokens"], u["completion_tokens"])
+    assert (second["format"], second["status"], second["stream"]) == ("anthropic_messages", 200, True)
+    assert (second["input_tokens"], second["output_tokens"]) == (4, out)
+    # No key ever appears in Envoy's log or the records.
+    assert not any(v in gateway.log() + gateway.access_log.read_text() for v in KEYS.values())
 
 
 def test_cached_tokens_count_in_input(gateway, mock):
+    session = f"cache-{time.time_ns()}"
     gateway.post("/v1/messages", {"model": "mock-cache-1", "max_tokens": 5,
-                                  "messages": [{"role": "user", "content": "x"}]}, {"anthropic-version": "2023-06-01"})
-    line = wait_for_log(gateway, "model=mock-cache-1 ")[-1]
-    assert "input_tokens=121 " in line and "cache_read_tokens=100 cache_write_tokens=20" in line
+                                  "messages": [{"role": "user", "content": "x"}]},
+                 {"anthropic-version": "2023-06-01", "x-session-id": session})
+    (rec,) = session_records(gateway, session, 1)
+    assert (rec["input_tokens"], rec["cache_read_tokens"], rec["cache_write_tokens"]) == (121, 100, 20)
 
 
 def test_streams_are_forwarded_as_they_arrive(gateway, mock):
