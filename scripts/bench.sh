@@ -24,13 +24,16 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT INT TERM
 
 MOCK_PORT=18100 LISTEN=127.0.0.1:10100 ADMIN=127.0.0.1:9911 KEY=bench-openai-key
-"${PIN_LOAD[@]}" "$IRIS_BIN" mock --quiet --listen "127.0.0.1:$MOCK_PORT" --openai-key "$KEY" >"$WORK/mock.log" 2>&1 &
+"${PIN_LOAD[@]}" "$IRIS_BIN" mock --quiet --listen "127.0.0.1:$MOCK_PORT" --openai-key "$KEY" --anthropic-key "$KEY" \
+  >"$WORK/mock.log" 2>&1 &
 pids+=($!)
 wait_http "http://127.0.0.1:$MOCK_PORT/__mock/health" 20
 
 cat >"$WORK/iris.json" <<JSON
 {"providers": {"openai": {"baseurl": "http://127.0.0.1:$MOCK_PORT", "apikey": "\${BENCH_OPENAI_KEY}",
-  "models": ["gpt-4.1"]}},
+  "models": ["gpt-4.1"]},
+  "anthropic": {"baseurl": "http://127.0.0.1:$MOCK_PORT", "apikey": "\${BENCH_OPENAI_KEY}", "authorization": "x-api-key",
+  "models": ["claude-sonnet-4-5"], "compatibility": {"anthropic_messages": true}}},
  "grants": [{"src": ["*"], "app": {"tailscale.com/cap/aperture": [{"role": "admin"}, {"models": "**"}]}}]}
 JSON
 export BENCH_OPENAI_KEY="$KEY"
@@ -42,10 +45,12 @@ text = ("Summarise the following notes about the deployment. " * 40)[:1850]
 body = {"model": "gpt-4.1", "messages": [{"role": "system", "content": "You are terse."},
                                          {"role": "user", "content": text}], "temperature": 0.2}
 open(sys.argv[1], "w").write(json.dumps(body))
+body["model"] = "claude-sonnet-4-5"  # the same request, translated to Anthropic Messages
+open(sys.argv[1].replace(".json", "-translated.json"), "w").write(json.dumps(body))
 PY
 cat >"$WORK/post.lua" <<LUA
 wrk.method = "POST"
-local f = io.open("$WORK/body.json", "r")
+local f = io.open(os.getenv("BENCH_BODY") or "$WORK/body.json", "r")
 wrk.body = f:read("*a")
 f:close()
 wrk.headers["content-type"] = "application/json"
@@ -69,7 +74,7 @@ run() { # $1 = label, rest = extra iris envoy flags
   awk '/Requests\/sec/ {print $2}' "$WORK/$label.wrk"
 }
 
-bases=() withs=()
+bases=() withs=() translated=()
 for ((r = 1; r <= ROUNDS; r++)); do
   step "round $r/$ROUNDS: Envoy without Iris (${DURATION}s, $CONNS connections, one worker)"
   bases+=("$(run baseline --no-filter)")
@@ -77,15 +82,21 @@ for ((r = 1; r <= ROUNDS; r++)); do
   step "round $r/$ROUNDS: Envoy with Iris (route on the body's model, key swap, usage read, one log line per request)"
   withs+=("$(run iris)")
   grep -E "Latency  |50%|99%" "$WORK/iris.wrk" || true
+  step "round $r/$ROUNDS: Envoy with Iris translating the same request to Anthropic Messages and back"
+  translated+=("$(BENCH_BODY="$WORK/body-translated.json" run translated)")
+  grep -E "Latency  |50%|99%" "$WORK/translated.wrk" || true
 done
 
-python3 - "${bases[*]}" "${withs[*]}" <<'PY'
+python3 - "${bases[*]}" "${withs[*]}" "${translated[*]}" <<'PY'
 import statistics, sys
 base = [float(x) for x in sys.argv[1].split()]
 iris = [float(x) for x in sys.argv[2].split()]
-b, i = statistics.median(base), statistics.median(iris)
+tr = [float(x) for x in sys.argv[3].split()]
+b, i, t = statistics.median(base), statistics.median(iris), statistics.median(tr)
 print(f"\nwithout Iris: {b:8.0f} req/s (median of {' '.join(f'{x:.0f}' for x in base)})")
 print(f"with Iris:    {i:8.0f} req/s (median of {' '.join(f'{x:.0f}' for x in iris)})")
 print(f"ratio:        {i / b:8.2f}")
 print(f"extra Envoy time per request: {(1 / i - 1 / b) * 1e6:6.1f} us (one Envoy worker thread)")
+print(f"translated:   {t:8.0f} req/s (median of {' '.join(f'{x:.0f}' for x in tr)}); vs Iris passthrough {t / i:.2f}")
+print(f"extra for translation: {(1 / t - 1 / i) * 1e6:6.1f} us per request")
 PY

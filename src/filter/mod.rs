@@ -91,10 +91,13 @@ pub trait Host {
     fn shared_get(&self, key: &str) -> (Option<Vec<u8>>, Option<u32>);
     /// Sets shared data if `cas` still matches; false on a mismatch.
     fn shared_set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> bool;
+    /// Adds a finished request to its session. Envoy batches these off the request path
+    /// ([`sessions::record_batch`] on a timer); a test host may apply them at once.
+    fn queue_session(&mut self, record: Record, full: serde_json::Value);
 }
 
 /// Shared data through the host, for the session store.
-struct HostStore<'a>(&'a mut dyn Host);
+pub struct HostStore<'a>(pub &'a mut dyn Host);
 
 impl SharedStore for HostStore<'_> {
     fn get(&self, key: &str) -> (Option<Vec<u8>>, Option<u32>) {
@@ -804,7 +807,7 @@ impl RequestFilter {
         let full = r.to_value();
         host.set_record(&full.to_string());
         if !r.session.is_empty() && !r.user.is_empty() {
-            sessions::record(&mut HostStore(host), r, &full);
+            host.queue_session(r.clone(), full);
         }
     }
 

@@ -80,6 +80,9 @@ impl Host for FakeHost {
             None => (None, None),
         }
     }
+    fn queue_session(&mut self, record: Record, full: serde_json::Value) {
+        sessions::record(&mut HostStore(self), &record, &full);
+    }
     fn shared_set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> bool {
         let current = self.shared.get(key).map(|(_, c)| *c);
         if cas.is_some() && cas != current {

@@ -4,12 +4,15 @@
 use crate::config::{self, Config, EnvMode};
 use crate::filter::{Action as FilterAction, Host, RequestFilter};
 use crate::telemetry::metrics;
+use crate::telemetry::record::Record;
+use crate::telemetry::sessions::{self, SharedStore};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::time::Duration;
 use std::time::UNIX_EPOCH;
 
 proxy_wasm::main! {{
@@ -40,11 +43,18 @@ impl RootContext for IrisRoot {
         match loaded.config {
             Some(c) => {
                 log::info!("iris: loaded {} provider(s)", c.providers.len());
+                if hostcalls::set_tick_period(SESSION_FLUSH).is_err() {
+                    log::warn!("iris: no timer: the sessions dashboard will not be updated");
+                }
                 self.config = Some(Rc::new(c));
                 true
             }
             None => false,
         }
+    }
+
+    fn on_tick(&mut self) {
+        flush_sessions();
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
@@ -70,6 +80,34 @@ struct EnvoyHost;
 thread_local! {
     /// Metric ids by name: each name is defined once per VM.
     static METRICS: RefCell<HashMap<String, u32>> = RefCell::new(HashMap::new());
+    /// Finished requests waiting to be added to the session store (flushed on the tick).
+    static PENDING_SESSIONS: RefCell<Vec<(Record, serde_json::Value)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// How often queued session updates are written to shared data.
+const SESSION_FLUSH: Duration = Duration::from_millis(250);
+/// Queued session updates kept at most between flushes (the oldest are dropped beyond).
+const MAX_PENDING_SESSIONS: usize = 10_000;
+
+/// Shared data of the whole Envoy, for the session store.
+struct EnvoyStore;
+
+impl SharedStore for EnvoyStore {
+    fn get(&self, key: &str) -> (Option<Vec<u8>>, Option<u32>) {
+        hostcalls::get_shared_data(key).unwrap_or((None, None))
+    }
+    fn set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> bool {
+        hostcalls::set_shared_data(key, Some(value), cas).is_ok()
+    }
+}
+
+fn flush_sessions() {
+    let pending = PENDING_SESSIONS.with(|p| std::mem::take(&mut *p.borrow_mut()));
+    if pending.is_empty() {
+        return;
+    }
+    let batch: Vec<(&Record, &serde_json::Value)> = pending.iter().map(|(r, v)| (r, v)).collect();
+    sessions::record_batch(&mut EnvoyStore, &batch);
 }
 
 #[link(wasm_import_module = "env")]
@@ -128,6 +166,15 @@ impl Host for EnvoyHost {
     }
     fn shared_set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> bool {
         hostcalls::set_shared_data(key, Some(value), cas).is_ok()
+    }
+    fn queue_session(&mut self, record: Record, full: serde_json::Value) {
+        PENDING_SESSIONS.with(|p| {
+            let mut p = p.borrow_mut();
+            if p.len() >= MAX_PENDING_SESSIONS {
+                p.remove(0);
+            }
+            p.push((record, full));
+        });
     }
     fn set_request_headers(&mut self, headers: Vec<(String, String)>) {
         let pairs: Vec<(&str, &str)> = headers

@@ -135,81 +135,122 @@ fn add(obj: &mut Map<String, Value>, key: &str, n: u64) {
 
 /// Adds a finished request to its session and the session to the index.
 pub fn record(store: &mut dyn SharedStore, r: &Record, full: &Value) {
-    let key = session_key(&r.session);
+    record_batch(store, &[(r, full)]);
+}
+
+/// Adds finished requests (oldest first, each with its full record JSON): one summary update
+/// per session, one ring slot per request, and at most one index update for the batch.
+pub fn record_batch(store: &mut dyn SharedStore, batch: &[(&Record, &Value)]) {
+    // Sessions in order of first appearance, and the position of their last request.
+    let mut sessions: Vec<(&str, usize)> = Vec::new();
+    for (i, (r, _)) in batch.iter().enumerate() {
+        match sessions.iter_mut().find(|(id, _)| *id == r.session) {
+            Some(entry) => entry.1 = i,
+            None => sessions.push((r.session.as_str(), i)),
+        }
+    }
+    for (id, _) in &sessions {
+        let group: Vec<&(&Record, &Value)> =
+            batch.iter().filter(|(r, _)| r.session == *id).collect();
+        let count = update_summary(store, id, &group);
+        let first = count.saturating_sub(group.len() as u64);
+        for (n, (_, full)) in group.iter().enumerate() {
+            let slot = request_key(id, first + n as u64);
+            let _ = store.set(&slot, request_summary(full).to_string().as_bytes(), None);
+        }
+    }
+    // Most recently active first.
+    sessions.sort_by_key(|(_, last)| std::cmp::Reverse(*last));
+    let touched: Vec<(&str, &str)> = sessions
+        .iter()
+        .filter_map(|(id, last)| batch.get(*last).map(|(r, _)| (*id, r.user.as_str())))
+        .collect();
+    update_index(store, &touched);
+}
+
+/// Applies a session's new requests to its summary; returns its request count afterwards.
+fn update_summary(store: &mut dyn SharedStore, id: &str, group: &[&(&Record, &Value)]) -> u64 {
+    let key = session_key(id);
     let written = update(store, &key, &mut |current| {
         let mut s = match current.and_then(|b| serde_json::from_slice(b).ok()) {
             Some(Value::Object(s)) => s,
             _ => {
                 let mut s = Map::new();
-                s.insert("id".into(), json!(r.session));
-                s.insert("user".into(), json!(r.user));
-                s.insert("first_seen".into(), json!(r.timestamp_ms));
+                s.insert("id".into(), json!(id));
+                if let Some((r, _)) = group.first() {
+                    s.insert("user".into(), json!(r.user));
+                    s.insert("first_seen".into(), json!(r.timestamp_ms));
+                }
                 s
             }
         };
-        add(&mut s, "requests", 1);
-        let u = r.usage.unwrap_or_default();
-        add(&mut s, "input_tokens", u.input);
-        add(&mut s, "output_tokens", u.output);
-        add(&mut s, "cache_read_tokens", u.cache_read);
-        s.insert("last_seen".into(), json!(r.timestamp_ms));
-        let model = r
-            .model_served
-            .clone()
-            .unwrap_or_else(|| r.model_requested.clone());
         let mut models: Vec<Value> = s
             .get("models")
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
-        if !model.is_empty()
-            && !models.iter().any(|m| m.as_str() == Some(&model))
-            && models.len() < 20
-        {
-            models.push(json!(model));
-        }
-        s.insert("models".into(), Value::Array(models));
-        match r.cost_usd {
-            Some(c) => {
-                let old = s.get("cost_usd").and_then(Value::as_f64).unwrap_or(0.0);
-                s.insert("cost_usd".into(), json!(old + c));
+        for (r, _) in group {
+            add(&mut s, "requests", 1);
+            let u = r.usage.unwrap_or_default();
+            add(&mut s, "input_tokens", u.input);
+            add(&mut s, "output_tokens", u.output);
+            add(&mut s, "cache_read_tokens", u.cache_read);
+            s.insert("last_seen".into(), json!(r.timestamp_ms));
+            let model = r.model_served.as_deref().unwrap_or(&r.model_requested);
+            if !model.is_empty()
+                && !models.iter().any(|m| m.as_str() == Some(model))
+                && models.len() < 20
+            {
+                models.push(json!(model));
             }
-            None => {
-                s.entry("cost_usd").or_insert(Value::Null);
-                if r.provider.is_some() {
-                    s.insert("cost_partial".into(), json!(true));
+            match r.cost_usd {
+                Some(c) => {
+                    let old = s.get("cost_usd").and_then(Value::as_f64).unwrap_or(0.0);
+                    s.insert("cost_usd".into(), json!(old + c));
+                }
+                None => {
+                    s.entry("cost_usd").or_insert(Value::Null);
+                    if r.provider.is_some() {
+                        s.insert("cost_partial".into(), json!(true));
+                    }
                 }
             }
         }
+        s.insert("models".into(), Value::Array(models));
         Value::Object(s).to_string().into_bytes()
     });
-    let count = written
+    written
         .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
         .and_then(|v| v.get("requests")?.as_u64())
-        .unwrap_or(1);
-    let _ = store.set(
-        &request_key(&r.session, count - 1),
-        request_summary(full).to_string().as_bytes(),
-        None,
-    );
+        .unwrap_or(group.len() as u64)
+}
 
-    // The index: nothing to do when this session is already the most recent one.
+/// Moves the touched sessions (most recent first) to the head of the index, dropping (and
+/// clearing) the oldest beyond [`MAX_SESSIONS`].
+fn update_index(store: &mut dyn SharedStore, touched: &[(&str, &str)]) {
+    let Some((head_id, _)) = touched.first() else {
+        return;
+    };
+    // Nothing to do when one session was touched and it already is the most recent one.
     let head_matches = |b: &[u8]| {
         let first = b.split(|c| *c == b'\n').next().unwrap_or_default();
-        first.split(|c| *c == b'\t').next() == Some(r.session.as_bytes())
+        first.split(|c| *c == b'\t').next() == Some(head_id.as_bytes())
     };
-    if store.get(INDEX_KEY).0.as_deref().is_some_and(head_matches) {
+    if touched.len() == 1 && store.get(INDEX_KEY).0.as_deref().is_some_and(head_matches) {
         return;
     }
+    let heads: Vec<String> = touched
+        .iter()
+        .map(|(id, user)| format!("{id}\t{}", user.replace(['\t', '\n'], " ")))
+        .collect();
     let mut evicted: Vec<String> = Vec::new();
     update(store, INDEX_KEY, &mut |current| {
         let text = current.map(String::from_utf8_lossy).unwrap_or_default();
-        let mut lines: Vec<&str> = text
-            .lines()
-            .filter(|l| !l.is_empty() && l.split('\t').next() != Some(r.session.as_str()))
-            .collect();
-        let head = format!("{}\t{}", r.session, r.user.replace(['\t', '\n'], " "));
-        lines.insert(0, &head);
+        let mut lines: Vec<&str> = heads.iter().map(String::as_str).collect();
+        lines.extend(text.lines().filter(|l| {
+            let id = l.split('\t').next().unwrap_or_default();
+            !l.is_empty() && !touched.iter().any(|(t, _)| *t == id)
+        }));
         evicted = lines
             .get(MAX_SESSIONS..)
             .unwrap_or_default()
@@ -426,6 +467,31 @@ mod tests {
             all[0].get("recent").is_none(),
             "the list carries summaries only"
         );
+    }
+
+    #[test]
+    fn a_batch_equals_the_same_requests_one_by_one() {
+        let recs = [
+            rec("a", "alice", 1, Some(0.1)),
+            rec("b", "bob", 2, None),
+            rec("a", "alice", 3, Some(0.2)),
+            rec("c", "carol", 4, None),
+        ];
+        let values: Vec<Value> = recs.iter().map(Record::to_value).collect();
+        let mut one = Fake::default();
+        for (r, v) in recs.iter().zip(&values) {
+            record(&mut one, r, v);
+        }
+        let mut batched = Fake::default();
+        let batch: Vec<(&Record, &Value)> = recs.iter().zip(values.iter()).collect();
+        record_batch(&mut batched, &batch);
+        assert_eq!(list(&one, None), list(&batched, None));
+        assert_eq!(get(&one, "a"), get(&batched, "a"));
+        let ids: Vec<String> = list(&batched, None)
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(ids, vec!["c", "a", "b"]);
     }
 
     #[test]

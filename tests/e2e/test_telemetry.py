@@ -44,6 +44,18 @@ def records(gateway, session, count, secs=5):
         time.sleep(0.1)
 
 
+def wait_session(gateway, session, requests, headers=None, secs=5):
+    """Session updates are batched off the request path (every 250 ms): poll until they land."""
+    deadline = time.time() + secs
+    while True:
+        r = request(gateway.url + "/api/sessions/" + session, method="GET", headers=headers)
+        if r.status == 200 and r.json()["session"]["requests"] >= requests:
+            return r.json()
+        if time.time() > deadline:
+            raise AssertionError(f"session {session} has not got {requests} requests: {r.status} {r.body[:300]}")
+        time.sleep(0.05)
+
+
 def test_token_counters_access_records_and_sessions_for_several_formats(gateway, mock):
     session = f"e2e-{time.time_ns()}"
     headers = {"x-session-id": session}
@@ -92,6 +104,7 @@ def test_token_counters_access_records_and_sessions_for_several_formats(gateway,
     assert recs[4]["status"] == 404 and recs[4]["error"] == "unknown_model" and recs[4]["cost_usd"] is None
 
     # The sessions API: the session with its models, token counts and timestamps.
+    detail = wait_session(gateway, session, 5)
     listing = request(gateway.url + "/api/sessions", method="GET").json()
     mine = next(s for s in listing["sessions"] if s["id"] == session)
     assert mine["requests"] == 5
@@ -100,7 +113,6 @@ def test_token_counters_access_records_and_sessions_for_several_formats(gateway,
     assert mine["output_tokens"] == sum(r["output_tokens"] or 0 for r in recs)
     assert mine["first_seen"] <= mine["last_seen"]
     assert listing["sessions"][0]["last_seen"] >= mine["last_seen"] - 1  # newest first
-    detail = request(gateway.url + "/api/sessions/" + session, method="GET").json()
     assert len(detail["requests"]) == 5 and detail["requests"][0]["model_requested"] == "nope"
 
 
@@ -111,8 +123,7 @@ def test_claude_code_session_id_groups_requests(gateway, mock):
     for text in ("first", "second"):
         ant.messages.create(model="claude-haiku-4-5", max_tokens=20, metadata=meta,
                             messages=[{"role": "user", "content": text}])
-    s = request(gateway.url + "/api/sessions/" + sid, method="GET").json()
-    assert s["session"]["requests"] == 2
+    assert wait_session(gateway, sid, 2)["session"]["requests"] == 2
 
 
 def test_sessions_are_private_to_their_user_unless_admin(keyed_gateway, mock):
@@ -123,8 +134,10 @@ def test_sessions_are_private_to_their_user_unless_admin(keyed_gateway, mock):
         body = {"model": model, "max_tokens": 5, "messages": [{"role": "user", "content": f"hi from {user}"}]}
         if path.endswith("completions"):
             body.pop("max_tokens")
-        r = keyed_gateway.post(path, body, {"authorization": "Bearer " + USER_KEYS[user], "anthropic-version": "2023-06-01"})
+        r = keyed_gateway.post(path, body, {"authorization": "Bearer " + USER_KEYS[user], "anthropic-version": "2023-06-01",
+                                            "x-session-id": f"private-{user.split('@')[0]}"})
         assert r.status == 200, r.body
+        wait_session(keyed_gateway, f"private-{user.split('@')[0]}", 1, {"authorization": "Bearer " + USER_KEYS[user]})
     users = lambda key: {s["user"] for s in request(keyed_gateway.url + "/api/sessions", method="GET",
                                                      headers={"authorization": "Bearer " + key}).json()["sessions"]}
     assert users(USER_KEYS["bob@example.com"]) == {"bob@example.com"}
@@ -145,6 +158,7 @@ def test_dashboard_renders_the_session_list_in_chromium(gateway, mock, tmp_path)
     client = openai.OpenAI(base_url=gateway.url + "/v1", api_key="-", max_retries=0,
                            default_headers={"x-session-id": session})
     client.chat.completions.create(model="gpt-4.1", messages=[{"role": "user", "content": "dashboard test"}])
+    wait_session(gateway, session, 1)
     artifacts = TARGET / "e2e-artifacts"
     artifacts.mkdir(parents=True, exist_ok=True)
     screenshot = artifacts / "dashboard.png"
