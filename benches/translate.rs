@@ -41,8 +41,9 @@ fn chat_body(bytes: usize) -> Vec<u8> {
 
 fn anthropic_body(bytes: usize) -> Vec<u8> {
     let chat: serde_json::Value = serde_json::from_slice(&chat_body(bytes)).unwrap_or_default();
-    let messages: Vec<_> = chat["messages"]
-        .as_array()
+    let messages: Vec<_> = chat
+        .get("messages")
+        .and_then(|m| m.as_array())
         .cloned()
         .unwrap_or_default()
         .into_iter()
