@@ -44,6 +44,20 @@ pub enum GatewayError {
     Forbidden { message: String },
 }
 
+/// Anthropic's error `type` for an HTTP status (the SDKs pick their exception from both).
+pub fn anthropic_error_type(status: u16) -> &'static str {
+    match status {
+        401 => "authentication_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        413 => "request_too_large",
+        429 => "rate_limit_error",
+        529 => "overloaded_error",
+        500..=599 => "api_error",
+        _ => "invalid_request_error",
+    }
+}
+
 /// Builds [`GatewayError::Upstream`] and logs the detail that the client does not see.
 pub fn upstream_error(status: u16, provider: &str, detail: &str) -> GatewayError {
     let short: String = detail.chars().take(300).collect();
@@ -152,16 +166,7 @@ impl GatewayError {
                 json!({"error": {"message": message, "type": kind, "param": param, "code": code}})
             }
             ApiFormat::AnthropicMessages => {
-                let kind = match status {
-                    401 => "authentication_error",
-                    403 => "permission_error",
-                    404 => "not_found_error",
-                    413 => "request_too_large",
-                    429 => "rate_limit_error",
-                    529 => "overloaded_error",
-                    s if s >= 500 => "api_error",
-                    _ => "invalid_request_error",
-                };
+                let kind = anthropic_error_type(status);
                 json!({"type": "error", "error": {"type": kind, "message": message}})
             }
             ApiFormat::Gemini => {

@@ -304,15 +304,9 @@ impl RequestFilter {
             let method = method.to_string();
             return self.reply(host, format, &GatewayError::MethodNotAllowed { method });
         }
-        let who = match self.config.identity.resolve(headers) {
-            Ok(who) => who.identity,
-            Err(e) => {
-                return self.reply(
-                    host,
-                    format,
-                    &GatewayError::Unauthenticated { message: e.0 },
-                )
-            }
+        let who = match self.caller(headers) {
+            Ok(who) => who,
+            Err(e) => return self.reply(host, format, &e),
         };
         if self.config.policy.role(&who).is_none() {
             return self.reply(host, format, &no_role());
@@ -332,6 +326,15 @@ impl RequestFilter {
         self.phase = Phase::LocalReply;
         host.send_reply(200, &[("content-type", "application/json")], &body);
         Action::Pause
+    }
+
+    /// Who is calling, for requests Iris answers itself.
+    fn caller(&self, headers: &[(String, String)]) -> Result<Identity, GatewayError> {
+        self.config
+            .identity
+            .resolve(headers)
+            .map(|who| who.identity)
+            .map_err(|e| GatewayError::Unauthenticated { message: e.0 })
     }
 
     /// `/ui/` and `/api/sessions[/<id>]`.
@@ -359,15 +362,9 @@ impl RequestFilter {
                 dashboard::PAGE.as_bytes().to_vec(),
             ),
             req => {
-                let who = match self.config.identity.resolve(headers) {
-                    Ok(who) => who.identity,
-                    Err(e) => {
-                        return self.reply(
-                            host,
-                            format,
-                            &GatewayError::Unauthenticated { message: e.0 },
-                        )
-                    }
+                let who = match self.caller(headers) {
+                    Ok(who) => who,
+                    Err(e) => return self.reply(host, format, &e),
                 };
                 let Some(role) = self.config.policy.role(&who) else {
                     return self.reply(host, format, &no_role());
@@ -421,16 +418,7 @@ impl RequestFilter {
                 Action::Continue
             }
             Ok(Forward::Answer(status, body)) => {
-                let record = Record {
-                    timestamp_ms: self.info.started_ms,
-                    user: self.info.user.clone().unwrap_or_default(),
-                    session: self.info.session.clone().unwrap_or_default(),
-                    model_requested: self.info.model_requested.clone(),
-                    format: format.flag().to_string(),
-                    status,
-                    duration_ms: host.now_ms().saturating_sub(self.info.started_ms),
-                    ..Record::default()
-                };
+                let record = self.local_record(host, format, status, None);
                 self.publish(host, &record, "none");
                 self.phase = Phase::LocalReply;
                 host.send_reply(status, &[("content-type", "application/json")], &body);
@@ -784,6 +772,28 @@ impl RequestFilter {
         self.publish(host, &record, &label);
     }
 
+    /// The record of a request Iris answered itself.
+    fn local_record(
+        &self,
+        host: &dyn Host,
+        format: ApiFormat,
+        status: u16,
+        error: Option<String>,
+    ) -> Record {
+        Record {
+            timestamp_ms: self.info.started_ms,
+            user: self.info.user.clone().unwrap_or_default(),
+            session: self.info.session.clone().unwrap_or_default(),
+            model_requested: self.info.model_requested.clone(),
+            format: self.info.format.unwrap_or(format).flag().to_string(),
+            status,
+            error,
+            stream: self.info.stream,
+            duration_ms: host.now_ms().saturating_sub(self.info.started_ms),
+            ..Record::default()
+        }
+    }
+
     fn publish(&mut self, host: &mut dyn Host, r: &Record, model_label: &str) {
         self.info.emitted = true;
         let provider = r.provider.as_deref().unwrap_or("-");
@@ -813,18 +823,8 @@ impl RequestFilter {
 
     fn reply(&mut self, host: &mut dyn Host, format: ApiFormat, error: &GatewayError) -> Action {
         if !self.info.emitted {
-            let record = Record {
-                timestamp_ms: self.info.started_ms,
-                user: self.info.user.clone().unwrap_or_default(),
-                session: self.info.session.clone().unwrap_or_default(),
-                model_requested: self.info.model_requested.clone(),
-                format: self.info.format.unwrap_or(format).flag().to_string(),
-                status: error.status(),
-                error: Some(error.kind().to_string()),
-                stream: self.info.stream,
-                duration_ms: host.now_ms().saturating_sub(self.info.started_ms),
-                ..Record::default()
-            };
+            let kind = Some(error.kind().to_string());
+            let record = self.local_record(host, format, error.status(), kind);
             self.publish(host, &record, "none");
         }
         self.phase = Phase::LocalReply;

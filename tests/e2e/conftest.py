@@ -314,3 +314,14 @@ def stream_lines(url, body, headers=None):
             break
         yield time.monotonic() - start, line
     conn.close()
+
+
+def session_records(gateway, session, count, secs=5):
+    """The access-log records of one session, waiting (briefly) for Envoy to flush them."""
+    deadline = time.time() + secs
+    while True:
+        lines = gateway.access_log.read_text().splitlines() if gateway.access_log.exists() else []
+        found = [json.loads(line) for line in lines if line.strip() and json.loads(line).get("session") == session]
+        if len(found) >= count or time.time() > deadline:
+            return found
+        time.sleep(0.05)

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import ENVOY, IRIS, KEYS, ROOT, WASM, iris, require, stream_lines
+from conftest import ENVOY, IRIS, KEYS, ROOT, WASM, iris, require, session_records, stream_lines
 
 SHIPPED = ["envoy/demo.json", "envoy/compose.json", "envoy/examples/providers.json"]
 ALL_KEYS = {
@@ -76,16 +76,6 @@ def test_bootstrap_has_the_settings_the_design_depends_on(gateway):
     # No provider key is written into the bootstrap: they come from Envoy's environment.
     text = gateway.bootstrap_path.read_text()
     assert not any(v in text for v in KEYS.values())
-
-
-def session_records(gateway, session, count, secs=5):
-    deadline = time.time() + secs
-    while True:
-        lines = gateway.access_log.read_text().splitlines() if gateway.access_log.exists() else []
-        found = [json.loads(l) for l in lines if l.strip() and json.loads(l).get("session") == session]
-        if len(found) >= count or time.time() > deadline:
-            return found
-        time.sleep(0.05)
 
 
 def test_usage_is_read_from_json_and_streams(gateway, mock):

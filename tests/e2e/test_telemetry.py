@@ -14,7 +14,7 @@ import anthropic
 import openai
 import pytest
 
-from conftest import ROOT, TARGET, request
+from conftest import ROOT, TARGET, request, session_records
 
 
 def prometheus(gateway):
@@ -31,17 +31,6 @@ def counter(text, name, **labels):
         if got == labels:
             return int(float(line.rsplit(" ", 1)[1]))
     return 0
-
-
-def records(gateway, session, count, secs=5):
-    """Access-log records of one session, waiting for Envoy to flush them."""
-    deadline = time.time() + secs
-    while True:
-        lines = gateway.access_log.read_text().splitlines() if gateway.access_log.exists() else []
-        found = [json.loads(l) for l in lines if l.strip() and json.loads(l).get("session") == session]
-        if len(found) >= count or time.time() > deadline:
-            return found
-        time.sleep(0.1)
 
 
 def wait_session(gateway, session, requests, headers=None, secs=5):
@@ -90,7 +79,7 @@ def test_token_counters_access_records_and_sessions_for_several_formats(gateway,
     assert 'model="nope"' not in after
 
     # Access log: one record per request, in order, with the right values.
-    recs = records(gateway, session, 5)
+    recs = session_records(gateway, session, 5)
     assert [r["model_requested"] for r in recs] == ["gpt-4.1-mini", "gpt-4.1-mini", "claude-haiku-4-5",
                                                      "claude-sonnet-4-5", "nope"]
     first = recs[0]

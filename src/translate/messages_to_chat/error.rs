@@ -9,17 +9,7 @@ use serde_json::{json, Value};
 
 /// Anthropic's error type for an HTTP status.
 pub(super) fn kind_for_status(status: u16) -> &'static str {
-    match status {
-        400 => "invalid_request_error",
-        401 => "authentication_error",
-        403 => "permission_error",
-        404 => "not_found_error",
-        413 => "request_too_large",
-        429 => "rate_limit_error",
-        529 => "overloaded_error",
-        500..=599 => "api_error",
-        _ => "invalid_request_error",
-    }
+    crate::error::anthropic_error_type(status)
 }
 
 /// Anthropic's error type for an OpenAI error object met without a status (in a stream):
