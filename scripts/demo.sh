@@ -45,6 +45,10 @@ Iris is up on http://$LISTEN (providers: the mock; see envoy/demo.json). Try:
   curl http://$LISTEN/v1/messages -H 'content-type: application/json' -H 'anthropic-version: 2023-06-01' \\
     -d '{"model":"claude-sonnet-4-5","max_tokens":256,"messages":[{"role":"user","content":"hello"}]}'
 
+  # Translation: an OpenAI client reaching Claude (Aperture's "Set up Anthropic" check)
+  curl http://$LISTEN/v1/chat/completions -H "Content-Type: application/json" \\
+    -d '{"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "hello"}]}'
+
   # Streaming: add "stream":true
   curl -N http://$LISTEN/v1/chat/completions -H 'content-type: application/json' \\
     -d '{"model":"gpt-4.1","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hello"}]}'

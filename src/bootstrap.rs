@@ -2,8 +2,9 @@
 //! filter then the router, a route that sends each request to the cluster the filter picked,
 //! and one cluster per provider derived from its `baseurl`.
 
-use crate::config::{env_references, Config, Provider, Scheme};
+use crate::config::{env_references, BaseUrl, Config, Scheme};
 use crate::filter::CLUSTER_HEADER;
+use crate::identity::{JwtSource, JWT_PAYLOAD_KEY};
 use serde_json::{json, Value};
 
 /// Where things are and how to render.
@@ -73,6 +74,9 @@ pub fn render(config: &Config, config_text: &str, opts: &RenderOptions) -> Resul
     };
     let mut http_filters = Vec::new();
     if !opts.without_filter {
+        if let Some(jwt) = &config.identity.jwt {
+            http_filters.push(jwt_filter(jwt));
+        }
         http_filters.push(wasm_filter(config_text, &opts.wasm_path));
     }
     http_filters.push(json!({
@@ -123,7 +127,16 @@ pub fn render(config: &Config, config_text: &str, opts: &RenderOptions) -> Resul
     let clusters: Vec<Value> = config
         .providers
         .iter()
-        .map(|p| cluster(p, &opts.ca_bundle))
+        .map(|p| cluster(&p.cluster, &p.base, &opts.ca_bundle))
+        .chain(
+            config
+                .identity
+                .jwt
+                .as_ref()
+                .and_then(|j| j.jwks_uri.as_deref())
+                .and_then(|uri| BaseUrl::parse(uri).ok())
+                .map(|base| cluster(JWKS_CLUSTER, &base, &opts.ca_bundle)),
+        )
         .collect();
     Ok(json!({
         "admin": {"address": socket_address(&opts.admin)?},
@@ -171,6 +184,49 @@ fn headers_to_remove(config: &Config) -> Vec<String> {
     names
 }
 
+/// The cluster Envoy fetches a remote JWKS from.
+const JWKS_CLUSTER: &str = "iris_jwks";
+
+/// Envoy's `jwt_authn`, in front of Iris: it verifies a bearer JWT (signature, issuer,
+/// audience, expiry) and puts the payload in dynamic metadata, where Iris reads it. A missing
+/// or failed token is let through without a payload, so Iris answers 401 in the client's
+/// format (or identifies the caller another way); a verified token is removed from the request.
+fn jwt_filter(j: &JwtSource) -> Value {
+    let mut provider = json!({
+        "issuer": j.issuer,
+        "payload_in_metadata": JWT_PAYLOAD_KEY,
+        "forward": false,
+        "from_headers": [{"name": "authorization", "value_prefix": "Bearer "}]
+    });
+    if let Some(obj) = provider.as_object_mut() {
+        if !j.audiences.is_empty() {
+            obj.insert("audiences".into(), json!(j.audiences));
+        }
+        match (&j.jwks, &j.jwks_uri) {
+            (Some(jwks), _) => {
+                obj.insert("local_jwks".into(), json!({"inline_string": jwks}));
+            }
+            (None, Some(uri)) => {
+                obj.insert(
+                    "remote_jwks".into(),
+                    json!({"http_uri": {"uri": uri, "cluster": JWKS_CLUSTER, "timeout": "5s"}, "cache_duration": "600s"}),
+                );
+            }
+            (None, None) => {}
+        }
+    }
+    json!({
+        "name": "envoy.filters.http.jwt_authn",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
+            "providers": {"iris": provider},
+            "rules": [{"match": {"prefix": "/"}, "requires": {"requires_any": {"requirements": [
+                {"provider_name": "iris"}, {"allow_missing_or_failed": {}}
+            ]}}}]
+        }
+    })
+}
+
 fn wasm_filter(config_text: &str, wasm_path: &str) -> Value {
     json!({
         "name": "envoy.filters.http.wasm",
@@ -198,25 +254,25 @@ fn wasm_filter(config_text: &str, wasm_path: &str) -> Value {
     })
 }
 
-fn cluster(p: &Provider, ca_bundle: &str) -> Value {
-    let kind = if p.base.host_is_ip() {
+fn cluster(name: &str, base: &BaseUrl, ca_bundle: &str) -> Value {
+    let kind = if base.host_is_ip() {
         "STATIC"
     } else {
         "LOGICAL_DNS"
     };
     let mut c = json!({
-        "name": p.cluster,
+        "name": name,
         "type": kind,
         "connect_timeout": "10s",
         "dns_lookup_family": "V4_PREFERRED",
         "load_assignment": {
-            "cluster_name": p.cluster,
+            "cluster_name": name,
             "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {
-                "socket_address": {"address": p.base.host, "port_value": p.base.port}
+                "socket_address": {"address": base.host, "port_value": base.port}
             }}}]}]
         }
     });
-    let protocol = match p.base.scheme {
+    let protocol = match base.scheme {
         // HTTP/2 or HTTP/1.1, whichever the provider offers in ALPN.
         Scheme::Https => {
             json!({"auto_config": {"http_protocol_options": {}, "http2_protocol_options": {}}})
@@ -232,17 +288,17 @@ fn cluster(p: &Provider, ca_bundle: &str) -> Value {
             "typed_extension_protocol_options".into(),
             json!({"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": options}),
         );
-        if p.base.scheme == Scheme::Https {
+        if base.scheme == Scheme::Https {
             obj.insert(
                 "transport_socket".into(),
                 json!({
                     "name": "envoy.transport_sockets.tls",
                     "typed_config": {
                         "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
-                        "sni": p.base.host,
+                        "sni": base.host,
                         "common_tls_context": {"validation_context": {
                             "trusted_ca": {"filename": ca_bundle},
-                            "match_typed_subject_alt_names": [{"san_type": "DNS", "matcher": {"exact": p.base.host}}]
+                            "match_typed_subject_alt_names": [{"san_type": "DNS", "matcher": {"exact": base.host}}]
                         }}
                     }
                 }),

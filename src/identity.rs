@@ -8,7 +8,10 @@
 //! 2. gateway keys issued to users or services, sent as `x-iris-key`, `Authorization: Bearer`
 //!    or `x-api-key` (what the SDKs and Claude Code send). The config holds SHA-256 hashes
 //!    only; a presented key is hashed and compared in constant time against every key.
-//! 3. with no source configured, everyone is the single user `anonymous`, so a demo works
+//! 3. JWTs verified by Envoy's `jwt_authn` filter (which Iris renders in front of itself):
+//!    Iris reads the verified payload from dynamic metadata, never from a raw header; a token
+//!    that fails verification simply yields no payload.
+//! 4. with no source configured, everyone is the single user `anonymous`, so a demo works
 //!    without set-up (`iris check` warns about it).
 
 use crate::sha256;
@@ -47,11 +50,30 @@ pub struct GatewayKey {
     pub sha256: [u8; 32],
 }
 
+/// JWTs verified by Envoy (`iris.identity.jwt`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtSource {
+    pub issuer: String,
+    pub audiences: Vec<String>,
+    /// Where Envoy fetches the signing keys (an https URL), or...
+    pub jwks_uri: Option<String>,
+    /// ...the keys themselves (a JWKS document).
+    pub jwks: Option<String>,
+    /// The claim naming the user (default `email`, then `sub`).
+    pub user_claim: String,
+    /// A claim listing the user's groups (`["eng"]` counts as `group:eng`).
+    pub groups_claim: Option<String>,
+}
+
+/// Dynamic-metadata key under which `jwt_authn` puts the verified payload.
+pub const JWT_PAYLOAD_KEY: &str = "iris_jwt";
+
 /// The configured identity sources (`iris.identity`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Sources {
     pub trusted_header: Option<TrustedHeader>,
     pub gateway_keys: Vec<GatewayKey>,
+    pub jwt: Option<JwtSource>,
 }
 
 /// Why no identity could be established (401).
@@ -69,11 +91,20 @@ pub struct Resolved {
 impl Sources {
     /// No source: everyone is anonymous.
     pub fn is_anonymous(&self) -> bool {
-        self.trusted_header.is_none() && self.gateway_keys.is_empty()
+        self.trusted_header.is_none() && self.gateway_keys.is_empty() && self.jwt.is_none()
     }
 
     /// Identifies the caller from the request headers (lower-case names).
     pub fn resolve(&self, headers: &[(String, String)]) -> Result<Resolved, Unauthenticated> {
+        self.resolve_with_jwt(headers, None)
+    }
+
+    /// Identifies the caller; `jwt` is the payload Envoy verified, if any.
+    pub fn resolve_with_jwt(
+        &self,
+        headers: &[(String, String)],
+        jwt: Option<&serde_json::Value>,
+    ) -> Result<Resolved, Unauthenticated> {
         let header = |name: &str| {
             headers
                 .iter()
@@ -102,6 +133,52 @@ impl Sources {
                 return Ok(Resolved {
                     identity,
                     key_header: None,
+                });
+            }
+        }
+        if let (Some(source), Some(claims)) = (&self.jwt, jwt) {
+            let claim = |name: &str| {
+                claims
+                    .get(name)
+                    .and_then(serde_json::Value::as_str)
+                    .filter(|v| !v.is_empty())
+            };
+            if let Some(user) = claim(&source.user_claim).or_else(|| claim("sub")) {
+                let groups = source
+                    .groups_claim
+                    .as_deref()
+                    .and_then(|g| claims.get(g))
+                    .map(|g| match g {
+                        serde_json::Value::Array(items) => items
+                            .iter()
+                            .filter_map(|i| i.as_str())
+                            .map(str::to_string)
+                            .collect(),
+                        serde_json::Value::String(s) => {
+                            s.split(',').map(|g| g.trim().to_string()).collect()
+                        }
+                        _ => Vec::new(),
+                    })
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|g: &String| !g.is_empty())
+                    .map(|g| {
+                        if g.starts_with("group:") {
+                            g
+                        } else {
+                            format!("group:{g}")
+                        }
+                    })
+                    .collect();
+                let identity = Identity {
+                    user: user.to_string(),
+                    groups,
+                    source: "jwt",
+                };
+                // The token was the caller's credential for Iris: it is not forwarded.
+                return Ok(Resolved {
+                    identity,
+                    key_header: Some("authorization".to_string()),
                 });
             }
         }
@@ -139,6 +216,11 @@ impl Sources {
                 }),
                 None => Err(Unauthenticated("invalid gateway key".to_string())),
             };
+        }
+        if self.jwt.is_some() {
+            return Err(Unauthenticated(
+                "a valid JWT is required: send it as `Authorization: Bearer <token>`".to_string(),
+            ));
         }
         if let Some(th) = &self.trusted_header {
             return Err(Unauthenticated(format!(
@@ -189,7 +271,42 @@ mod tests {
                     sha256: sha256::digest(b"ci-key"),
                 },
             ],
+            jwt: None,
         }
+    }
+
+    #[test]
+    fn verified_jwt_claims_identify_with_groups() {
+        let s = Sources {
+            jwt: Some(JwtSource {
+                issuer: "i".into(),
+                audiences: vec![],
+                jwks_uri: None,
+                jwks: Some("{}".into()),
+                user_claim: "email".into(),
+                groups_claim: Some("groups".into()),
+            }),
+            ..Sources::default()
+        };
+        let claims = serde_json::json!({"sub": "u1", "email": "alice@example.com", "groups": ["eng", "group:ops"]});
+        let r = s
+            .resolve_with_jwt(&h(&[("authorization", "Bearer x.y.z")]), Some(&claims))
+            .unwrap();
+        assert_eq!(r.identity.user, "alice@example.com");
+        assert_eq!(r.identity.groups, vec!["group:eng", "group:ops"]);
+        assert_eq!(r.key_header.as_deref(), Some("authorization"));
+        let sub_only = serde_json::json!({"sub": "svc-1"});
+        assert_eq!(
+            s.resolve_with_jwt(&[], Some(&sub_only))
+                .unwrap()
+                .identity
+                .user,
+            "svc-1"
+        );
+        // An unverified token leaves no payload: no identity.
+        assert!(s
+            .resolve_with_jwt(&h(&[("authorization", "Bearer forged")]), None)
+            .is_err());
     }
 
     #[test]

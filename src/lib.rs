@@ -24,6 +24,7 @@ pub mod filter;
 pub mod glob;
 pub mod grants;
 pub mod identity;
+pub mod metadata;
 pub mod models;
 pub mod routing;
 pub mod sha256;

@@ -2,9 +2,10 @@
 //! `iris.groups` and `iris.identity`, validated with the same paths and messages.
 
 use super::load::{path_key, Validator};
+use super::model::BaseUrl;
 use super::model::Provider;
 use crate::grants::{Capability, Grant, Policy, Role};
-use crate::identity::{GatewayKey, Sources, TrustedHeader};
+use crate::identity::{GatewayKey, JwtSource, Sources, TrustedHeader};
 use crate::sha256;
 use serde_json::{Map, Value};
 
@@ -304,6 +305,7 @@ impl Validator<'_> {
                                 sources.trusted_header = self.trusted_header(v, &path)
                             }
                             "gateway_keys" => sources.gateway_keys = self.gateway_keys(v, &path),
+                            "jwt" => sources.jwt = self.jwt(v, &path),
                             k => self.warn(&path, format!("unknown config key {k:?}")),
                         }
                     }
@@ -315,7 +317,7 @@ impl Validator<'_> {
             self.warn(
                 "iris.identity",
                 "no identity source is configured: every caller is the single user \"anonymous\" (fine for a demo; \
-                 configure trusted_header or gateway_keys to know who is calling)",
+                 configure trusted_header, gateway_keys or jwt to know who is calling)",
             );
         }
         sources
@@ -339,6 +341,92 @@ impl Validator<'_> {
                 None
             }
         }
+    }
+
+    fn jwt(&mut self, value: &Value, path: &str) -> Option<JwtSource> {
+        let Some(obj) = value.as_object() else {
+            self.error(
+                path,
+                "must be an object: {\"issuer\", \"jwks_uri\" or \"jwks\", ...}",
+            );
+            return None;
+        };
+        for key in obj.keys() {
+            if ![
+                "issuer",
+                "audiences",
+                "jwks_uri",
+                "jwks",
+                "user_claim",
+                "groups_claim",
+            ]
+            .contains(&key.as_str())
+            {
+                self.warn(
+                    &format!("{path}.{}", path_key(key)),
+                    format!("unknown config key {key:?}"),
+                );
+            }
+        }
+        let text = |k: &str| {
+            obj.get(k)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .filter(|s| !s.is_empty())
+        };
+        let Some(issuer) = text("issuer") else {
+            self.error(
+                &format!("{path}.issuer"),
+                "the issuer (`iss`) the tokens must carry is required",
+            );
+            return None;
+        };
+        let audiences = obj
+            .get("audiences")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let jwks_uri = text("jwks_uri");
+        let jwks = match obj.get("jwks") {
+            None => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(v @ Value::Object(_)) => Some(v.to_string()),
+            Some(_) => {
+                self.error(
+                    &format!("{path}.jwks"),
+                    "must be a JWKS document (object or string)",
+                );
+                return None;
+            }
+        };
+        match (&jwks_uri, &jwks) {
+            (Some(uri), None) if uri.starts_with("https://") && BaseUrl::parse(uri).is_ok() => {}
+            (Some(_), None) => {
+                self.error(&format!("{path}.jwks_uri"), "must be an https:// URL");
+                return None;
+            }
+            (None, Some(_)) => {}
+            _ => {
+                self.error(
+                    path,
+                    "set exactly one of jwks_uri (fetched by Envoy) or jwks (inline keys)",
+                );
+                return None;
+            }
+        }
+        Some(JwtSource {
+            issuer,
+            audiences,
+            jwks_uri,
+            jwks,
+            user_claim: text("user_claim").unwrap_or_else(|| "email".to_string()),
+            groups_claim: text("groups_claim"),
+        })
     }
 
     fn gateway_keys(&mut self, value: &Value, path: &str) -> Vec<GatewayKey> {
@@ -501,5 +589,28 @@ mod tests {
         assert!(l.errors[0].message.contains("64 hex digits"));
         let l = load("{}", &|_| None, EnvMode::Resolve);
         assert!(l.warnings.iter().any(|d| d.message.contains("anonymous")));
+    }
+
+    #[test]
+    fn jwt_source_needs_an_issuer_and_one_key_source() {
+        let ok = r#"{"iris": {"identity": {"jwt": {"issuer": "https://idp", "jwks_uri": "https://idp/jwks.json"}}}}"#;
+        let c = load(ok, &|_| None, EnvMode::Resolve).config.unwrap();
+        let jwt = c.identity.jwt.unwrap();
+        assert_eq!(
+            (jwt.user_claim.as_str(), jwt.jwks_uri.as_deref()),
+            ("email", Some("https://idp/jwks.json"))
+        );
+        for bad in [
+            r#"{"iris": {"identity": {"jwt": {"jwks": {"keys": []}}}}}"#,
+            r#"{"iris": {"identity": {"jwt": {"issuer": "i"}}}}"#,
+            r#"{"iris": {"identity": {"jwt": {"issuer": "i", "jwks_uri": "http://idp/jwks"}}}}"#,
+            r#"{"iris": {"identity": {"jwt": {"issuer": "i", "jwks": {}, "jwks_uri": "https://idp/j"}}}}"#,
+        ] {
+            assert_eq!(
+                load(bad, &|_| None, EnvMode::Resolve).errors.len(),
+                1,
+                "{bad}"
+            );
+        }
     }
 }

@@ -94,6 +94,8 @@ pub trait Host {
     /// Adds a finished request to its session. Envoy batches these off the request path
     /// ([`sessions::record_batch`] on a timer); a test host may apply them at once.
     fn queue_session(&mut self, record: Record, full: serde_json::Value);
+    /// The dynamic metadata `jwt_authn` wrote (Envoy's serialized map; see `metadata.rs`).
+    fn jwt_metadata(&self) -> Option<Vec<u8>>;
 }
 
 /// Shared data through the host, for the session store.
@@ -256,7 +258,7 @@ impl RequestFilter {
             }
         };
         self.info.format = Some(endpoint.format);
-        let who = match self.config.identity.resolve(&headers) {
+        let who = match self.resolve(host, &headers) {
             Ok(who) => who,
             Err(e) => {
                 let e = GatewayError::Unauthenticated { message: e.0 };
@@ -304,7 +306,7 @@ impl RequestFilter {
             let method = method.to_string();
             return self.reply(host, format, &GatewayError::MethodNotAllowed { method });
         }
-        let who = match self.caller(headers) {
+        let who = match self.caller(host, headers) {
             Ok(who) => who,
             Err(e) => return self.reply(host, format, &e),
         };
@@ -329,12 +331,32 @@ impl RequestFilter {
     }
 
     /// Who is calling, for requests Iris answers itself.
-    fn caller(&self, headers: &[(String, String)]) -> Result<Identity, GatewayError> {
-        self.config
-            .identity
-            .resolve(headers)
+    fn caller(
+        &self,
+        host: &dyn Host,
+        headers: &[(String, String)],
+    ) -> Result<Identity, GatewayError> {
+        self.resolve(host, headers)
             .map(|who| who.identity)
             .map_err(|e| GatewayError::Unauthenticated { message: e.0 })
+    }
+
+    /// Identifies the caller from the headers and, when JWTs are configured, from the payload
+    /// Envoy's `jwt_authn` verified (dynamic metadata, never a raw header).
+    fn resolve(
+        &self,
+        host: &dyn Host,
+        headers: &[(String, String)],
+    ) -> Result<Resolved, crate::identity::Unauthenticated> {
+        let claims = match &self.config.identity.jwt {
+            Some(_) => host
+                .jwt_metadata()
+                .and_then(|b| crate::metadata::jwt_claims(&b, crate::identity::JWT_PAYLOAD_KEY)),
+            None => None,
+        };
+        self.config
+            .identity
+            .resolve_with_jwt(headers, claims.as_ref())
     }
 
     /// `/ui/` and `/api/sessions[/<id>]`.
@@ -362,7 +384,7 @@ impl RequestFilter {
                 dashboard::PAGE.as_bytes().to_vec(),
             ),
             req => {
-                let who = match self.caller(headers) {
+                let who = match self.caller(host, headers) {
                     Ok(who) => who,
                     Err(e) => return self.reply(host, format, &e),
                 };

@@ -80,6 +80,9 @@ impl Host for FakeHost {
             None => (None, None),
         }
     }
+    fn jwt_metadata(&self) -> Option<Vec<u8>> {
+        None
+    }
     fn queue_session(&mut self, record: Record, full: serde_json::Value) {
         sessions::record(&mut HostStore(self), &record, &full);
     }

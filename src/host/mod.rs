@@ -167,6 +167,15 @@ impl Host for EnvoyHost {
     fn shared_set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> bool {
         hostcalls::set_shared_data(key, Some(value), cas).is_ok()
     }
+    fn jwt_metadata(&self) -> Option<Vec<u8>> {
+        hostcalls::get_property(vec![
+            "metadata",
+            "filter_metadata",
+            "envoy.filters.http.jwt_authn",
+        ])
+        .ok()
+        .flatten()
+    }
     fn queue_session(&mut self, record: Record, full: serde_json::Value) {
         PENDING_SESSIONS.with(|p| {
             let mut p = p.borrow_mut();

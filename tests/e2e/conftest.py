@@ -280,6 +280,34 @@ def keyed_gateway(workdir, mock):
     proc.wait(10)
 
 
+JWT_SECRET = b"iris-e2e-hs256-secret-that-is-long-enough"
+JWT_ISSUER = "https://idp.example.com"
+
+
+def make_jwt(claims, secret=JWT_SECRET, alg="HS256"):
+    """An HS256 JWT, made with the standard library."""
+    import base64, hashlib, hmac
+    b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+    header = b64(json.dumps({"alg": alg, "typ": "JWT"}).encode())
+    payload = b64(json.dumps(claims).encode())
+    signing_input = f"{header}.{payload}".encode()
+    signature = b64(hmac.new(secret, signing_input, hashlib.sha256).digest()) if alg == "HS256" else ""
+    return f"{header}.{payload}.{signature}"
+
+
+@pytest.fixture(scope="session")
+def jwt_gateway(workdir, mock):
+    """Identity from JWTs that Envoy's jwt_authn verifies (HS256, inline JWKS)."""
+    import base64
+    k = base64.urlsafe_b64encode(JWT_SECRET).rstrip(b"=").decode()
+    identity = {"jwt": {"issuer": JWT_ISSUER, "audiences": ["iris"], "groups_claim": "groups",
+                        "jwks": {"keys": [{"kty": "oct", "alg": "HS256", "k": k}]}}}
+    gw, proc = start_gateway(workdir, "jwt", access_config(mock, identity))
+    yield gw
+    proc.terminate()
+    proc.wait(10)
+
+
 @pytest.fixture(scope="session")
 def tailscale_gateway(workdir, mock):
     """Identity from a trusted hop (`tailscale serve` sets Tailscale-User-Login)."""

@@ -5,7 +5,9 @@ import anthropic
 import openai
 import pytest
 
-from conftest import USER_KEYS
+import time
+
+from conftest import JWT_ISSUER, USER_KEYS, make_jwt
 
 CHAT = {"messages": [{"role": "user", "content": "hi"}]}
 ANTHROPIC = {"anthropic-version": "2023-06-01"}
@@ -111,3 +113,35 @@ def test_trusted_header_from_tailscale_serve_identifies_the_caller(tailscale_gat
     assert r.status == 200
     # A request that did not come through the hop has no identity.
     assert chat(tailscale_gateway, "gpt-4.1", {}).status == 401
+
+
+def token(email, **extra):
+    claims = {"iss": JWT_ISSUER, "aud": "iris", "sub": email, "email": email, "exp": int(time.time()) + 600}
+    claims.update(extra)
+    return {"authorization": "Bearer " + make_jwt(claims)}
+
+
+def test_jwt_verified_by_envoy_identifies_the_caller(jwt_gateway, mock):
+    r = chat(jwt_gateway, "claude-haiku-4-5", token("alice@example.com"))
+    assert r.status == 200, r.body
+    assert "authorization" not in mock.last()["headers"] or not mock.last()["headers"]["authorization"].startswith("Bearer ey")
+    assert chat(jwt_gateway, "claude-haiku-4-5", token("bob@example.com")).status == 403
+    # Groups come from the token's groups claim: group:eng may use everything.
+    assert chat(jwt_gateway, "gpt-4.1-mini", token("dave@example.com", groups=["eng"])).status == 200
+
+
+def test_forged_expired_or_missing_jwt_is_401_in_the_clients_shape(jwt_gateway, mock):
+    forged = {"authorization": "Bearer " + make_jwt({"iss": JWT_ISSUER, "aud": "iris", "email": "carol@example.com",
+                                                      "exp": int(time.time()) + 600}, secret=b"not-the-key")}
+    unsigned = {"authorization": "Bearer " + make_jwt({"iss": JWT_ISSUER, "aud": "iris", "email": "carol@example.com"},
+                                                        alg="none")}
+    expired = token("carol@example.com", exp=int(time.time()) - 3600)  # beyond the 60 s clock skew
+    wrong_audience = token("carol@example.com", aud="someone-else")
+    cases = {"forged": forged, "unsigned": unsigned, "expired": expired, "wrong audience": wrong_audience, "none": {}}
+    for name, headers in cases.items():
+        r = chat(jwt_gateway, "gpt-4.1", headers)
+        assert r.status == 401, (name, r.body)
+        assert r.json()["error"]["code"] == "invalid_api_key"
+    r = chat(jwt_gateway, "claude-haiku-4-5", forged)
+    assert r.status == 401 and r.json()["error"]["type"] == "authentication_error"
+    assert mock.requests() == []

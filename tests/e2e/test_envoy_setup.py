@@ -12,7 +12,7 @@ import pytest
 
 from conftest import ENVOY, IRIS, KEYS, ROOT, WASM, iris, require, session_records, stream_lines
 
-SHIPPED = ["envoy/demo.json", "envoy/compose.json", "envoy/examples/providers.json"]
+SHIPPED = ["envoy/demo.json", "envoy/compose.json", "envoy/examples/providers.json", "envoy/examples/access.json"]
 ALL_KEYS = {
     "IRIS_DEMO_OPENAI_KEY": "a", "IRIS_DEMO_ANTHROPIC_KEY": "b", "IRIS_DEMO_GEMINI_KEY": "c",
     "OPENAI_API_KEY": "d", "ANTHROPIC_API_KEY": "e", "GEMINI_API_KEY": "f",
