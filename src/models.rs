@@ -60,8 +60,29 @@ fn visible<'a>(
         .collect()
 }
 
-fn openai_entry(p: &Provider, model: &str) -> Value {
-    json!({
+/// Aperture's `pricing`: per-token USD as decimal strings, when the price is known.
+fn pricing(config: &Config, p: &Provider, model: &str) -> Option<Value> {
+    let (price, adjustment) = p.pricing.price(&config.prices, model)?;
+    let per_token = |per_million: f64| {
+        let v = per_million * adjustment / 1_000_000.0;
+        let text = format!("{v:.12}");
+        let text = text.trim_end_matches('0').trim_end_matches('.');
+        if text.is_empty() {
+            "0".to_string()
+        } else {
+            text.to_string()
+        }
+    };
+    Some(json!({
+        "input": per_token(price.input),
+        "output": per_token(price.output),
+        "input_cache_read": per_token(price.cache_read),
+        "input_cache_write": per_token(price.cache_write),
+    }))
+}
+
+fn openai_entry(config: &Config, p: &Provider, model: &str) -> Value {
+    let mut entry = json!({
         "id": model,
         "object": "model",
         "created": 0,
@@ -74,7 +95,11 @@ fn openai_entry(p: &Provider, model: &str) -> Value {
             "requires_client_auth": p.auth_mode == AuthMode::Passthrough,
             "upstream": upstream(p),
         }}
-    })
+    });
+    if let (Some(price), Some(obj)) = (pricing(config, p, model), entry.as_object_mut()) {
+        obj.insert("pricing".into(), price);
+    }
+    entry
 }
 
 fn anthropic_entry(model: &str) -> Value {
@@ -93,7 +118,10 @@ pub fn list(config: &Config, who: &Identity, anthropic_shape: bool) -> Vec<u8> {
             "last_id": models.last().map(|(_, m)| *m),
         })
     } else {
-        let data: Vec<Value> = models.iter().map(|(p, m)| openai_entry(p, m)).collect();
+        let data: Vec<Value> = models
+            .iter()
+            .map(|(p, m)| openai_entry(config, p, m))
+            .collect();
         json!({"object": "list", "data": data})
     };
     body.to_string().into_bytes()
@@ -116,7 +144,7 @@ pub fn retrieve(
     let body = if anthropic_shape {
         anthropic_entry(m)
     } else {
-        openai_entry(p, m)
+        openai_entry(config, p, m)
     };
     Some(body.to_string().into_bytes())
 }
@@ -182,6 +210,10 @@ mod tests {
         );
         assert_eq!(claude["metadata"]["provider"]["upstream"], "anthropic");
         assert_eq!(v["data"][1]["metadata"]["provider"]["name"], "OpenAI");
+        // gpt-4.1: $2 / $8 per million tokens, as per-token strings.
+        assert_eq!(v["data"][1]["pricing"]["input"], "0.000002");
+        assert_eq!(v["data"][1]["pricing"]["output"], "0.000008");
+        assert_eq!(v["data"][1]["pricing"]["input_cache_read"], "0.0000005");
     }
 
     #[test]

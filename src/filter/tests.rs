@@ -628,3 +628,40 @@ fn models_list_is_served_by_iris_for_the_caller() {
     f.on_request_headers(&mut h, true);
     assert_eq!(error_json(&h).0, 401);
 }
+
+#[test]
+fn an_aborted_stream_is_still_recorded_once_with_the_usage_seen() {
+    let mut f = filter();
+    let mut h = request(
+        "POST",
+        "/v1/messages",
+        &[("x-session-id", "cut")],
+        r#"{"model":"claude-sonnet-4-5","max_tokens":1,"messages":[],"stream":true}"#,
+    );
+    send(&mut f, &mut h);
+    h.response_headers = vec![
+        (":status".into(), "200".into()),
+        ("content-type".into(), "text/event-stream".into()),
+    ];
+    f.on_response_headers(&mut h);
+    h.response_chunk = b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":11,\"output_tokens\":1}}}\n\n".to_vec();
+    let n = h.response_chunk.len();
+    f.on_response_body(&mut h, n, false);
+    // The client goes away: no end of stream, only on_log.
+    f.on_log(&mut h);
+    f.on_log(&mut h);
+    assert_eq!(h.records.len(), 1, "recorded exactly once");
+    let r: serde_json::Value = serde_json::from_str(&h.records[0]).unwrap();
+    assert_eq!(
+        (
+            r["input_tokens"].as_u64(),
+            r["status"].as_u64(),
+            r["session"].as_str()
+        ),
+        (Some(11), Some(200), Some("cut"))
+    );
+    assert!(h
+        .metrics
+        .iter()
+        .any(|(_, name, v)| name.contains("token_type=.=input;.;") && *v == 11));
+}

@@ -85,6 +85,9 @@ def test_models_lists_exactly_the_granted_models_in_both_shapes(keyed_gateway, m
     assert first["owned_by"] == "anthropic"
     assert "/v1/messages" in first["supported_endpoints"] and "/v1/chat/completions" in first["supported_endpoints"]
     assert first["metadata"]["provider"]["id"] == "anthropic"
+    haiku = next(m.model_dump() for m in models.data if m.id == "claude-haiku-4-5")
+    assert haiku["pricing"] == {"input": "0.000001", "output": "0.000005",
+                                "input_cache_read": "0.0000001", "input_cache_write": "0.00000125"}
     bob = openai.OpenAI(base_url=keyed_gateway.url + "/v1", api_key=USER_KEYS["bob@example.com"], max_retries=0)
     assert [m.id for m in bob.models.list()] == ["gpt-4.1"]
     # Claude Code asks with anthropic-version and gets Anthropic's list shape.
