@@ -100,3 +100,12 @@ print(f"extra Envoy time per request: {(1 / i - 1 / b) * 1e6:6.1f} us (one Envoy
 print(f"translated:   {t:8.0f} req/s (median of {' '.join(f'{x:.0f}' for x in tr)}); vs Iris passthrough {t / i:.2f}")
 print(f"extra for translation: {(1 / t - 1 / i) * 1e6:6.1f} us per request")
 PY
+
+step "translation inside the filter for a 1 MB request"
+"$IRIS_BIN" envoy --config "$WORK/iris.json" --listen "$LISTEN" --admin "$ADMIN" >"$WORK/sizes.envoy.json" 2>/dev/null
+"${PIN_ENVOY[@]}" "$VENV/bin/envoy" -c "$WORK/sizes.envoy.json" --concurrency 1 --disable-hot-restart --log-level warn \
+  >"$WORK/sizes.log" 2>&1 &
+sizes_envoy=$!
+wait_http "http://$ADMIN/ready" 30
+"${PIN_LOAD[@]}" "$VENV/bin/python" "$ROOT/scripts/bench_sizes.py" "http://$LISTEN" "$KEY"
+kill "$sizes_envoy"; wait "$sizes_envoy" 2>/dev/null || true
