@@ -58,7 +58,9 @@ wrk.headers["content-type"] = "application/json"
 wrk.headers["authorization"] = "Bearer $KEY"
 LUA
 
-run() { # $1 = label, rest = extra iris envoy flags
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+run() { # $1 = label, rest = extra iris envoy flags. Prints "req/s envoy-cpu-us-per-request".
   local label="$1"; shift
   "$IRIS_BIN" envoy --config "$WORK/iris.json" --listen "$LISTEN" --admin "$ADMIN" "$@" >"$WORK/$label.envoy.json" 2>/dev/null
   "${PIN_ENVOY[@]}" "$VENV/bin/envoy" -c "$WORK/$label.envoy.json" --concurrency 1 --disable-hot-restart --log-level info \
@@ -66,12 +68,19 @@ run() { # $1 = label, rest = extra iris envoy flags
   local envoy=$!
   wait_http "http://$ADMIN/ready" 30 || { tail -20 "$WORK/$label.log" >&2; exit 1; }
   "${PIN_LOAD[@]}" wrk -t1 -c"$CONNS" -d2s -s "$WORK/post.lua" "http://$LISTEN/v1/chat/completions" >/dev/null # warm-up
+  local before after
+  before="$(cpu_ticks "$envoy")"
   "${PIN_LOAD[@]}" wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -s "$WORK/post.lua" "http://$LISTEN/v1/chat/completions" >"$WORK/$label.wrk"
+  after="$(cpu_ticks "$envoy")"
   kill "$envoy"; wait "$envoy" 2>/dev/null || true
   if grep -q "Non-2xx" "$WORK/$label.wrk"; then
     echo "$label: some responses were not 2xx:" >&2; cat "$WORK/$label.wrk" >&2; exit 1
   fi
-  awk '/Requests\/sec/ {print $2}' "$WORK/$label.wrk"
+  local rps requests
+  rps="$(awk '/Requests\/sec/ {print $2}' "$WORK/$label.wrk")"
+  requests="$(awk '/requests in/ {print $1}' "$WORK/$label.wrk")"
+  # Envoy's CPU time (user + system, all its threads) per request, in microseconds.
+  echo "$rps $(( (after - before) * 1000000 / $(getconf CLK_TCK) / requests ))"
 }
 
 bases=() withs=() translated=()
@@ -89,16 +98,20 @@ done
 
 python3 - "${bases[*]}" "${withs[*]}" "${translated[*]}" <<'PY'
 import statistics, sys
-base = [float(x) for x in sys.argv[1].split()]
-iris = [float(x) for x in sys.argv[2].split()]
-tr = [float(x) for x in sys.argv[3].split()]
+def parse(arg):
+    v = [float(x) for x in arg.split()]
+    return v[0::2], v[1::2]  # req/s, Envoy CPU us per request
+base, base_cpu = parse(sys.argv[1])
+iris, iris_cpu = parse(sys.argv[2])
+tr, tr_cpu = parse(sys.argv[3])
 b, i, t = statistics.median(base), statistics.median(iris), statistics.median(tr)
+bc, ic, tc = statistics.median(base_cpu), statistics.median(iris_cpu), statistics.median(tr_cpu)
 print(f"\nwithout Iris: {b:8.0f} req/s (median of {' '.join(f'{x:.0f}' for x in base)})")
 print(f"with Iris:    {i:8.0f} req/s (median of {' '.join(f'{x:.0f}' for x in iris)})")
 print(f"ratio:        {i / b:8.2f}")
-print(f"extra Envoy time per request: {(1 / i - 1 / b) * 1e6:6.1f} us (one Envoy worker thread)")
+print(f"Envoy CPU per request: {bc:.0f} us without Iris, {ic:.0f} us with Iris (+{ic - bc:.0f} us), {tc:.0f} us translated (+{tc - ic:.0f} us over passthrough)")
 print(f"translated:   {t:8.0f} req/s (median of {' '.join(f'{x:.0f}' for x in tr)}); vs Iris passthrough {t / i:.2f}")
-print(f"extra for translation: {(1 / t - 1 / i) * 1e6:6.1f} us per request")
+
 PY
 
 step "translation inside the filter for a 1 MB request"
