@@ -93,7 +93,7 @@ pub trait Host {
     fn shared_set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> bool;
     /// Adds a finished request to its session. Envoy batches these off the request path
     /// ([`sessions::record_batch`] on a timer); a test host may apply them at once.
-    fn queue_session(&mut self, record: Record, full: serde_json::Value);
+    fn queue_session(&mut self, record: Record, json: String);
     /// The dynamic metadata `jwt_authn` wrote (Envoy's serialized map; see `metadata.rs`).
     fn jwt_metadata(&self) -> Option<Vec<u8>>;
 }
@@ -836,10 +836,10 @@ impl RequestFilter {
         for u in metrics::updates(r, model_label) {
             host.metric(u.kind, &u.name, u.value);
         }
-        let full = r.to_value();
-        host.set_record(&full.to_string());
+        let json = r.to_json();
+        host.set_record(&json);
         if !r.session.is_empty() && !r.user.is_empty() {
-            host.queue_session(r.clone(), full);
+            host.queue_session(r.clone(), json);
         }
     }
 

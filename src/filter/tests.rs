@@ -83,8 +83,8 @@ impl Host for FakeHost {
     fn jwt_metadata(&self) -> Option<Vec<u8>> {
         None
     }
-    fn queue_session(&mut self, record: Record, full: serde_json::Value) {
-        sessions::record(&mut HostStore(self), &record, &full);
+    fn queue_session(&mut self, record: Record, json: String) {
+        sessions::record(&mut HostStore(self), &record, &json);
     }
     fn shared_set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> bool {
         let current = self.shared.get(key).map(|(_, c)| *c);

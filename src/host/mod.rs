@@ -43,6 +43,7 @@ impl RootContext for IrisRoot {
         match loaded.config {
             Some(c) => {
                 log::info!("iris: loaded {} provider(s)", c.providers.len());
+                sessions::ensure_store(&mut EnvoyStore);
                 if hostcalls::set_tick_period(SESSION_FLUSH).is_err() {
                     log::warn!("iris: no timer: the sessions dashboard will not be updated");
                 }
@@ -81,7 +82,7 @@ thread_local! {
     /// Metric ids by name: each name is defined once per VM.
     static METRICS: RefCell<HashMap<String, u32>> = RefCell::new(HashMap::new());
     /// Finished requests waiting to be added to the session store (flushed on the tick).
-    static PENDING_SESSIONS: RefCell<Vec<(Record, serde_json::Value)>> = const { RefCell::new(Vec::new()) };
+    static PENDING_SESSIONS: RefCell<Vec<(Record, String)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// How often queued session updates are written to shared data.
@@ -106,7 +107,7 @@ fn flush_sessions() {
     if pending.is_empty() {
         return;
     }
-    let batch: Vec<(&Record, &serde_json::Value)> = pending.iter().map(|(r, v)| (r, v)).collect();
+    let batch: Vec<(&Record, &str)> = pending.iter().map(|(r, v)| (r, v.as_str())).collect();
     sessions::record_batch(&mut EnvoyStore, &batch);
 }
 
@@ -176,13 +177,13 @@ impl Host for EnvoyHost {
         .ok()
         .flatten()
     }
-    fn queue_session(&mut self, record: Record, full: serde_json::Value) {
+    fn queue_session(&mut self, record: Record, json: String) {
         PENDING_SESSIONS.with(|p| {
             let mut p = p.borrow_mut();
             if p.len() >= MAX_PENDING_SESSIONS {
                 p.remove(0);
             }
-            p.push((record, full));
+            p.push((record, json));
         });
     }
     fn set_request_headers(&mut self, headers: Vec<(String, String)>) {

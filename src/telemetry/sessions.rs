@@ -95,37 +95,41 @@ pub trait SharedStore {
     fn set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> bool;
 }
 
-// Layout in shared data, chosen so that a request costs a few small reads and writes:
-// - `iris/s/<id>`: the session's summary (a small JSON object, updated with CAS);
-// - `iris/s/<id>/r/<n>`: its n-th request modulo MAX_REQUESTS_PER_SESSION (a ring, written
-//   without reading);
-// - `iris/sessions`: the index, one `id<TAB>user` line per session, most recently active
-//   first; rewritten only when a request's session is not already at its head.
-
-fn session_key(id: &str) -> String {
-    format!("iris/s/{id}")
-}
+// Layout in shared data:
+// - `iris/sessions`: every session's summary, most recently active first, as one JSON array
+//   (bounded to MAX_SESSIONS). It is created empty when a VM starts ([`ensure_store`]), so
+//   every later write is a compare-and-swap: no worker's update is lost (a write to a key
+//   that does not exist yet cannot be guarded, which is why there are no per-session keys).
+//   Workers update it in batches, a few times a second.
+// - `iris/s/<id>/r/<n>`: the session's n-th request modulo MAX_REQUESTS_PER_SESSION (a ring
+//   of record JSON, written without reading).
 
 fn request_key(id: &str, n: u64) -> String {
     format!("iris/s/{id}/r/{}", n % MAX_REQUESTS_PER_SESSION as u64)
 }
 
-/// Read-modify-write with compare-and-swap, retried a few times against concurrent workers.
-/// Returns the value written.
+/// Creates the session list if no VM has yet. Racing VMs all write the same empty list.
+pub fn ensure_store(store: &mut dyn SharedStore) {
+    if store.get(INDEX_KEY).0.is_none() {
+        let _ = store.set(INDEX_KEY, b"[]", None);
+    }
+}
+
+/// Read-modify-write with compare-and-swap, retried against concurrent workers.
 fn update(
     store: &mut dyn SharedStore,
     key: &str,
     f: &mut dyn FnMut(Option<&[u8]>) -> Vec<u8>,
-) -> Option<Vec<u8>> {
+) -> bool {
     for _ in 0..CAS_ATTEMPTS {
         let (bytes, cas) = store.get(key);
         let next = f(bytes.as_deref().filter(|b| !b.is_empty()));
         if store.set(key, &next, cas) {
-            return Some(next);
+            return true;
         }
     }
     log::warn!("could not update {key}: too many concurrent updates");
-    None
+    false
 }
 
 fn add(obj: &mut Map<String, Value>, key: &str, n: u64) {
@@ -133,135 +137,95 @@ fn add(obj: &mut Map<String, Value>, key: &str, n: u64) {
     obj.insert(key.to_string(), json!(old + n));
 }
 
-/// Adds a finished request to its session and the session to the index.
-pub fn record(store: &mut dyn SharedStore, r: &Record, full: &Value) {
-    record_batch(store, &[(r, full)]);
+/// Adds a finished request to its session.
+pub fn record(store: &mut dyn SharedStore, r: &Record, json: &str) {
+    record_batch(store, &[(r, json)]);
 }
 
-/// Adds finished requests (oldest first, each with its full record JSON): one summary update
-/// per session, one ring slot per request, and at most one index update for the batch.
-pub fn record_batch(store: &mut dyn SharedStore, batch: &[(&Record, &Value)]) {
-    // Sessions in order of first appearance, and the position of their last request.
-    let mut sessions: Vec<(&str, usize)> = Vec::new();
-    for (i, (r, _)) in batch.iter().enumerate() {
-        match sessions.iter_mut().find(|(id, _)| *id == r.session) {
-            Some(entry) => entry.1 = i,
-            None => sessions.push((r.session.as_str(), i)),
+fn apply(s: &mut Map<String, Value>, r: &Record) {
+    add(s, "requests", 1);
+    let u = r.usage.unwrap_or_default();
+    add(s, "input_tokens", u.input);
+    add(s, "output_tokens", u.output);
+    add(s, "cache_read_tokens", u.cache_read);
+    s.insert("last_seen".into(), json!(r.timestamp_ms));
+    let model = r.model_served.as_deref().unwrap_or(&r.model_requested);
+    let mut models: Vec<Value> = s
+        .get("models")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if !model.is_empty() && !models.iter().any(|m| m.as_str() == Some(model)) && models.len() < 20 {
+        models.push(json!(model));
+    }
+    s.insert("models".into(), Value::Array(models));
+    match r.cost_usd {
+        Some(c) => {
+            let old = s.get("cost_usd").and_then(Value::as_f64).unwrap_or(0.0);
+            s.insert("cost_usd".into(), json!(old + c));
+        }
+        None => {
+            s.entry("cost_usd").or_insert(Value::Null);
+            if r.provider.is_some() {
+                s.insert("cost_partial".into(), json!(true));
+            }
         }
     }
-    for (id, _) in &sessions {
-        let group: Vec<&(&Record, &Value)> =
-            batch.iter().filter(|(r, _)| r.session == *id).collect();
-        let count = update_summary(store, id, &group);
-        let first = count.saturating_sub(group.len() as u64);
-        for (n, (_, full)) in group.iter().enumerate() {
-            let slot = request_key(id, first + n as u64);
-            let _ = store.set(&slot, request_summary(full).to_string().as_bytes(), None);
-        }
-    }
-    // Most recently active first.
-    sessions.sort_by_key(|(_, last)| std::cmp::Reverse(*last));
-    let touched: Vec<(&str, &str)> = sessions
-        .iter()
-        .filter_map(|(id, last)| batch.get(*last).map(|(r, _)| (*id, r.user.as_str())))
-        .collect();
-    update_index(store, &touched);
 }
 
-/// Applies a session's new requests to its summary; returns its request count afterwards.
-fn update_summary(store: &mut dyn SharedStore, id: &str, group: &[&(&Record, &Value)]) -> u64 {
-    let key = session_key(id);
-    let written = update(store, &key, &mut |current| {
-        let mut s = match current.and_then(|b| serde_json::from_slice(b).ok()) {
-            Some(Value::Object(s)) => s,
-            _ => {
-                let mut s = Map::new();
-                s.insert("id".into(), json!(id));
-                if let Some((r, _)) = group.first() {
+/// Adds finished requests (oldest first, each with its record as JSON, kept as it is in the
+/// session's request ring): one compare-and-swap of the session list for the whole batch.
+pub fn record_batch(store: &mut dyn SharedStore, batch: &[(&Record, &str)]) {
+    if batch.is_empty() {
+        return;
+    }
+    // Each touched session's request count after the update, and the sessions pushed out.
+    let mut counts: Vec<(String, u64)> = Vec::new();
+    let mut evicted: Vec<String> = Vec::new();
+    let updated = update(store, INDEX_KEY, &mut |current| {
+        let mut list: Vec<Value> = current
+            .and_then(|b| serde_json::from_slice(b).ok())
+            .unwrap_or_default();
+        counts.clear();
+        for (r, _) in batch {
+            let at = list
+                .iter()
+                .position(|s| s.get("id").and_then(Value::as_str) == Some(r.session.as_str()));
+            let mut summary = match at.map(|i| list.remove(i)) {
+                Some(Value::Object(s)) => s,
+                _ => {
+                    let mut s = Map::new();
+                    s.insert("id".into(), json!(r.session));
                     s.insert("user".into(), json!(r.user));
                     s.insert("first_seen".into(), json!(r.timestamp_ms));
+                    s
                 }
-                s
-            }
-        };
-        let mut models: Vec<Value> = s
-            .get("models")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        for (r, _) in group {
-            add(&mut s, "requests", 1);
-            let u = r.usage.unwrap_or_default();
-            add(&mut s, "input_tokens", u.input);
-            add(&mut s, "output_tokens", u.output);
-            add(&mut s, "cache_read_tokens", u.cache_read);
-            s.insert("last_seen".into(), json!(r.timestamp_ms));
-            let model = r.model_served.as_deref().unwrap_or(&r.model_requested);
-            if !model.is_empty()
-                && !models.iter().any(|m| m.as_str() == Some(model))
-                && models.len() < 20
-            {
-                models.push(json!(model));
-            }
-            match r.cost_usd {
-                Some(c) => {
-                    let old = s.get("cost_usd").and_then(Value::as_f64).unwrap_or(0.0);
-                    s.insert("cost_usd".into(), json!(old + c));
-                }
-                None => {
-                    s.entry("cost_usd").or_insert(Value::Null);
-                    if r.provider.is_some() {
-                        s.insert("cost_partial".into(), json!(true));
-                    }
-                }
-            }
+            };
+            apply(&mut summary, r);
+            let n = summary.get("requests").and_then(Value::as_u64).unwrap_or(1);
+            counts.push((r.session.clone(), n));
+            list.insert(0, Value::Object(summary));
         }
-        s.insert("models".into(), Value::Array(models));
-        Value::Object(s).to_string().into_bytes()
-    });
-    written
-        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-        .and_then(|v| v.get("requests")?.as_u64())
-        .unwrap_or(group.len() as u64)
-}
-
-/// Moves the touched sessions (most recent first) to the head of the index, dropping (and
-/// clearing) the oldest beyond [`MAX_SESSIONS`].
-fn update_index(store: &mut dyn SharedStore, touched: &[(&str, &str)]) {
-    let Some((head_id, _)) = touched.first() else {
-        return;
-    };
-    // Nothing to do when one session was touched and it already is the most recent one.
-    let head_matches = |b: &[u8]| {
-        let first = b.split(|c| *c == b'\n').next().unwrap_or_default();
-        first.split(|c| *c == b'\t').next() == Some(head_id.as_bytes())
-    };
-    if touched.len() == 1 && store.get(INDEX_KEY).0.as_deref().is_some_and(head_matches) {
-        return;
-    }
-    let heads: Vec<String> = touched
-        .iter()
-        .map(|(id, user)| format!("{id}\t{}", user.replace(['\t', '\n'], " ")))
-        .collect();
-    let mut evicted: Vec<String> = Vec::new();
-    update(store, INDEX_KEY, &mut |current| {
-        let text = current.map(String::from_utf8_lossy).unwrap_or_default();
-        let mut lines: Vec<&str> = heads.iter().map(String::as_str).collect();
-        lines.extend(text.lines().filter(|l| {
-            let id = l.split('\t').next().unwrap_or_default();
-            !l.is_empty() && !touched.iter().any(|(t, _)| *t == id)
-        }));
-        evicted = lines
+        evicted = list
             .get(MAX_SESSIONS..)
             .unwrap_or_default()
             .iter()
-            .filter_map(|l| l.split('\t').next().map(str::to_string))
+            .filter_map(|s| s.get("id")?.as_str().map(str::to_string))
             .collect();
-        lines.truncate(MAX_SESSIONS);
-        lines.join("\n").into_bytes()
+        list.truncate(MAX_SESSIONS);
+        Value::Array(list).to_string().into_bytes()
     });
+    if !updated {
+        return;
+    }
+    for ((r, json), (_, n)) in batch.iter().zip(&counts) {
+        let _ = store.set(
+            &request_key(&r.session, n.saturating_sub(1)),
+            json.as_bytes(),
+            None,
+        );
+    }
     for id in evicted {
-        let _ = store.set(&session_key(&id), b"", None);
         for n in 0..MAX_REQUESTS_PER_SESSION as u64 {
             let _ = store.set(&request_key(&id, n), b"", None);
         }
@@ -306,27 +270,26 @@ fn request_summary(v: &Value) -> Value {
 
 /// The session list a viewer may see (`None` for the user: every session, for admins).
 pub fn list(store: &dyn SharedStore, only_user: Option<&str>) -> Vec<Value> {
-    let index = store.get(INDEX_KEY).0.unwrap_or_default();
-    let text = String::from_utf8_lossy(&index);
-    text.lines()
-        .filter_map(|l| l.split_once('\t'))
-        .filter(|(_, user)| only_user.is_none_or(|u| u == *user))
-        .filter_map(|(id, _)| summary(store, id))
+    let all: Vec<Value> = store
+        .get(INDEX_KEY)
+        .0
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    all.into_iter()
+        .filter(|s| only_user.is_none_or(|u| s.get("user").and_then(Value::as_str) == Some(u)))
         .collect()
-}
-
-fn summary(store: &dyn SharedStore, id: &str) -> Option<Value> {
-    let bytes = store.get(&session_key(id)).0.filter(|b| !b.is_empty())?;
-    serde_json::from_slice(&bytes).ok()
 }
 
 /// One session with its recent requests (newest first) under `recent`, if it exists.
 pub fn get(store: &dyn SharedStore, id: &str) -> Option<Value> {
-    let mut s = summary(store, id)?;
+    let mut s = list(store, None)
+        .into_iter()
+        .find(|s| s.get("id").and_then(Value::as_str) == Some(id))?;
     let mut recent: Vec<Value> = (0..MAX_REQUESTS_PER_SESSION as u64)
         .filter_map(|n| store.get(&request_key(id, n)).0)
         .filter(|b| !b.is_empty())
-        .filter_map(|b| serde_json::from_slice(&b).ok())
+        .filter_map(|b| serde_json::from_slice::<Value>(&b).ok())
+        .map(|r| request_summary(&r))
         .collect();
     recent.sort_by_key(|r: &Value| {
         std::cmp::Reverse(r.get("timestamp").and_then(Value::as_u64).unwrap_or(0))
@@ -375,7 +338,7 @@ mod tests {
     }
 
     fn record_one(store: &mut Fake, r: &Record) {
-        record(store, r, &r.to_value());
+        record(store, r, &r.to_json());
     }
 
     fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -477,13 +440,14 @@ mod tests {
             rec("a", "alice", 3, Some(0.2)),
             rec("c", "carol", 4, None),
         ];
-        let values: Vec<Value> = recs.iter().map(Record::to_value).collect();
+        let values: Vec<String> = recs.iter().map(Record::to_json).collect();
         let mut one = Fake::default();
         for (r, v) in recs.iter().zip(&values) {
             record(&mut one, r, v);
         }
         let mut batched = Fake::default();
-        let batch: Vec<(&Record, &Value)> = recs.iter().zip(values.iter()).collect();
+        let batch: Vec<(&Record, &str)> =
+            recs.iter().zip(values.iter().map(String::as_str)).collect();
         record_batch(&mut batched, &batch);
         assert_eq!(list(&one, None), list(&batched, None));
         assert_eq!(get(&one, "a"), get(&batched, "a"));
@@ -492,6 +456,40 @@ mod tests {
             .map(|s| s["id"].as_str().unwrap().to_string())
             .collect();
         assert_eq!(ids, vec!["c", "a", "b"]);
+    }
+
+    /// A store where another worker writes between our read and our write.
+    struct Racy {
+        inner: Fake,
+        interleave: Option<(Record, String)>,
+    }
+
+    impl SharedStore for Racy {
+        fn get(&self, key: &str) -> (Option<Vec<u8>>, Option<u32>) {
+            self.inner.get(key)
+        }
+        fn set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> bool {
+            if let Some((r, json)) = self.interleave.take() {
+                record(&mut self.inner, &r, &json);
+            }
+            self.inner.set(key, value, cas)
+        }
+    }
+
+    #[test]
+    fn two_workers_updating_at_once_lose_nothing() {
+        let mut store = Racy {
+            inner: Fake::default(),
+            interleave: None,
+        };
+        ensure_store(&mut store);
+        let other = rec("s", "alice", 1, None);
+        store.interleave = Some((other.clone(), other.to_json()));
+        let mine = rec("s", "alice", 2, None);
+        record(&mut store, &mine, &mine.to_json());
+        let s = get(&store.inner, "s").unwrap();
+        assert_eq!(s["requests"], 2, "the other worker's update survived ours");
+        assert_eq!(s["recent"].as_array().unwrap().len(), 2);
     }
 
     #[test]
