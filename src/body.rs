@@ -180,6 +180,21 @@ fn write_key(out: &mut Vec<u8>, key: &str) {
     out.push(b':');
 }
 
+/// Parses a body that must be a JSON object (what the translators start from).
+pub fn json_object(
+    body: &[u8],
+) -> Result<serde_json::Map<String, serde_json::Value>, GatewayError> {
+    match serde_json::from_slice(body) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(_) => Err(GatewayError::InvalidJson {
+            detail: "the body must be a JSON object".to_string(),
+        }),
+        Err(e) => Err(GatewayError::InvalidJson {
+            detail: e.to_string(),
+        }),
+    }
+}
+
 /// A JSON string literal for `s`.
 pub fn json_string(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_string())

@@ -108,6 +108,35 @@ impl Policy {
         })
     }
 
+    /// Whether the caller may use `model` at `provider`, and why not.
+    pub fn check(&self, who: &Identity, provider: &str, model: &str) -> Result<(), Denied> {
+        if self.role(who).is_none() {
+            return Err(Denied::NoRole);
+        }
+        if !self.allows(who, provider, model) {
+            return Err(Denied::Model(format!("{provider}/{model}")));
+        }
+        Ok(())
+    }
+
+    /// The headers the grants that apply to this request add upstream.
+    pub fn add_headers(
+        &self,
+        who: &Identity,
+        provider: &str,
+        model: &str,
+    ) -> Vec<(String, String)> {
+        let target = format!("{provider}/{model}");
+        self.caps(who)
+            .filter(|c| {
+                c.models
+                    .as_deref()
+                    .is_none_or(|m| model_glob_matches(m, &target))
+            })
+            .flat_map(|c| c.add_headers.iter().cloned())
+            .collect()
+    }
+
     /// Checks a request and returns the headers the matching grants add upstream.
     pub fn authorize(
         &self,
@@ -115,22 +144,8 @@ impl Policy {
         provider: &str,
         model: &str,
     ) -> Result<Vec<(String, String)>, Denied> {
-        if self.role(who).is_none() {
-            return Err(Denied::NoRole);
-        }
-        let target = format!("{provider}/{model}");
-        if !self.allows(who, provider, model) {
-            return Err(Denied::Model(target));
-        }
-        Ok(self
-            .caps(who)
-            .filter(|c| {
-                c.models
-                    .as_deref()
-                    .is_none_or(|m| model_glob_matches(m, &target))
-            })
-            .flat_map(|c| c.add_headers.iter().cloned())
-            .collect())
+        self.check(who, provider, model)?;
+        Ok(self.add_headers(who, provider, model))
     }
 }
 

@@ -6,7 +6,7 @@ use crate::auth::{upstream_credentials, CLIENT_CREDENTIAL_HEADERS};
 use crate::body;
 use crate::config::Config;
 use crate::error::GatewayError;
-use crate::grants::Denied;
+use crate::grants::{Denied, Role};
 use crate::identity::{Identity, Resolved};
 use crate::models;
 use crate::routing;
@@ -66,7 +66,6 @@ fn denied(d: Denied, who: &Identity) -> GatewayError {
 pub trait Host {
     /// All request headers (names lower-case), fetched in one call.
     fn request_headers(&self) -> Vec<(String, String)>;
-    fn request_header(&self, name: &str) -> Option<String>;
     /// Replaces every request header.
     fn set_request_headers(&mut self, headers: Vec<(String, String)>);
     /// Sets (`Some`) or removes (`None`) a request header.
@@ -149,7 +148,6 @@ enum Phase {
         headers: Vec<(String, String)>,
         /// Who is calling.
         who: Resolved,
-        started_ms: u64,
     },
     /// Sent upstream.
     Forwarded(Box<Exchange>),
@@ -172,7 +170,6 @@ struct Exchange {
     /// The translator and what it needs to know of the request, when formats differ.
     translation: Option<(Pair, Translated)>,
     kind: EndpointKind,
-    started_ms: u64,
     first_byte_ms: Option<u64>,
     status: u16,
     response: ResponseState,
@@ -283,7 +280,6 @@ impl RequestFilter {
             endpoint,
             headers,
             who,
-            started_ms: host.now_ms(),
         };
         Action::Pause
     }
@@ -306,13 +302,10 @@ impl RequestFilter {
             let method = method.to_string();
             return self.reply(host, format, &GatewayError::MethodNotAllowed { method });
         }
-        let who = match self.caller(host, headers) {
-            Ok(who) => who,
+        let who = match self.reader(host, headers) {
+            Ok((who, _)) => who,
             Err(e) => return self.reply(host, format, &e),
         };
-        if self.config.policy.role(&who).is_none() {
-            return self.reply(host, format, &no_role());
-        }
         let body = match id {
             None => models::list(&self.config, &who, anthropic),
             Some(id) => match models::retrieve(&self.config, &who, id, anthropic) {
@@ -330,15 +323,19 @@ impl RequestFilter {
         Action::Pause
     }
 
-    /// Who is calling, for requests Iris answers itself.
-    fn caller(
+    /// Who is calling and their role, for the reads Iris answers itself (`/v1/models`, the
+    /// dashboard's API): an identity and a role are required.
+    fn reader(
         &self,
         host: &dyn Host,
         headers: &[(String, String)],
-    ) -> Result<Identity, GatewayError> {
-        self.resolve(host, headers)
-            .map(|who| who.identity)
-            .map_err(|e| GatewayError::Unauthenticated { message: e.0 })
+    ) -> Result<(Identity, Role), GatewayError> {
+        let who = self
+            .resolve(host, headers)
+            .map_err(|e| GatewayError::Unauthenticated { message: e.0 })?
+            .identity;
+        let role = self.config.policy.role(&who).ok_or_else(no_role)?;
+        Ok((who, role))
     }
 
     /// Identifies the caller from the headers and, when JWTs are configured, from the payload
@@ -384,19 +381,15 @@ impl RequestFilter {
                 dashboard::PAGE.as_bytes().to_vec(),
             ),
             req => {
-                let who = match self.caller(host, headers) {
-                    Ok(who) => who,
+                let (who, role) = match self.reader(host, headers) {
+                    Ok(access) => access,
                     Err(e) => return self.reply(host, format, &e),
-                };
-                let Some(role) = self.config.policy.role(&who) else {
-                    return self.reply(host, format, &no_role());
                 };
                 let (status, body) = dashboard::api(&req, &HostStore(host), &who, role);
                 (status, "application/json", body)
             }
         };
         self.phase = Phase::LocalReply;
-        self.info.emitted = true; // dashboard reads are not model requests
         host.send_reply(
             status,
             &[
@@ -429,12 +422,11 @@ impl RequestFilter {
             endpoint,
             headers,
             who,
-            started_ms,
         } = std::mem::replace(&mut self.phase, Phase::Start)
         else {
             return Action::Continue;
         };
-        match self.forward(host, &endpoint, headers, &who, body_size, started_ms) {
+        match self.forward(host, &endpoint, headers, &who, body_size) {
             Ok(Forward::Sent(exchange)) => {
                 self.phase = Phase::Forwarded(exchange);
                 Action::Continue
@@ -458,20 +450,14 @@ impl RequestFilter {
         client_headers: Vec<(String, String)>,
         who: &Resolved,
         body_size: usize,
-        started_ms: u64,
     ) -> Result<Forward, GatewayError> {
         let bytes = host.request_body(body_size).unwrap_or_default();
         let probe = body::probe(&bytes)?;
-        (self.info.model_requested, self.info.stream) = (
-            endpoint
-                .path_model
-                .clone()
-                .or_else(|| probe.model.clone())
-                .unwrap_or_default(),
-            probe.stream || endpoint.kind == EndpointKind::StreamGenerate,
-        );
+        let requested = endpoint.path_model.clone().or(probe.model);
+        self.info.model_requested = requested.clone().unwrap_or_default();
+        self.info.stream = probe.stream || endpoint.kind == EndpointKind::StreamGenerate;
         let hints = sessions::Hints {
-            metadata_user_id: probe.metadata_user_id.clone(),
+            metadata_user_id: probe.metadata_user_id,
             opening: probe.opening,
         };
         let fallback = format!("req_{}", self.info.request_id);
@@ -481,15 +467,11 @@ impl RequestFilter {
             &who.identity.user,
             &fallback,
         ));
-        let requested = match &endpoint.path_model {
-            Some(m) => m.clone(),
-            None => probe.model.ok_or(GatewayError::MissingModel)?,
-        };
+        let requested = requested.ok_or(GatewayError::MissingModel)?;
         let policy = &self.config.policy;
         let route = routing::route_allowed(&self.config, endpoint.format, &requested, &|p, m| {
             policy
-                .authorize(&who.identity, &p.id, m)
-                .map(|_| ())
+                .check(&who.identity, &p.id, m)
                 .map_err(|d| denied(d, &who.identity))
         })?;
         let provider = self
@@ -541,9 +523,7 @@ impl RequestFilter {
             .partition(|(n, _)| CLIENT_CREDENTIAL_HEADERS.contains(&n.as_str()));
         // A gateway key identifies the caller to Iris; it never travels upstream.
         credentials.retain(|(n, _)| Some(n.as_str()) != who.key_header.as_deref());
-        let grant_headers = policy
-            .authorize(&who.identity, &provider.id, &route.model)
-            .unwrap_or_default();
+        let grant_headers = policy.add_headers(&who.identity, &provider.id, &route.model);
         let to_openai = route.upstream != ApiFormat::AnthropicMessages && pair.is_some();
         let replaced = |n: &str| {
             matches!(
@@ -583,7 +563,6 @@ impl RequestFilter {
             upstream: route.upstream,
             translation,
             kind: endpoint.kind,
-            started_ms,
             first_byte_ms: None,
             status: 0,
             response: ResponseState::Pending,
@@ -787,8 +766,10 @@ impl RequestFilter {
             stream: self.info.stream,
             usage,
             cost_usd: cost,
-            duration_ms: host.now_ms().saturating_sub(x.started_ms),
-            ttft_ms: x.first_byte_ms.map(|t| t.saturating_sub(x.started_ms)),
+            duration_ms: host.now_ms().saturating_sub(self.info.started_ms),
+            ttft_ms: x
+                .first_byte_ms
+                .map(|t| t.saturating_sub(self.info.started_ms)),
         };
         let label = x.model_label.clone();
         self.publish(host, &record, &label);

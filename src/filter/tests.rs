@@ -31,12 +31,16 @@ fn set(list: &mut Vec<(String, String)>, name: &str, value: Option<&str>) {
     }
 }
 
+impl FakeHost {
+    /// What the provider would receive in this header.
+    fn request_header(&self, name: &str) -> Option<String> {
+        get(&self.request_headers, name)
+    }
+}
+
 impl Host for FakeHost {
     fn request_headers(&self) -> Vec<(String, String)> {
         self.request_headers.clone()
-    }
-    fn request_header(&self, name: &str) -> Option<String> {
-        get(&self.request_headers, name)
     }
     fn set_request_headers(&mut self, headers: Vec<(String, String)>) {
         self.request_headers = headers;

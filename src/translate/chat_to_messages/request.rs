@@ -82,14 +82,7 @@ pub(super) fn translate(
     upstream_model: &str,
     opts: &Options,
 ) -> Result<Translated, GatewayError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| GatewayError::InvalidJson {
-        detail: e.to_string(),
-    })?;
-    let Value::Object(req) = value else {
-        return Err(GatewayError::InvalidJson {
-            detail: "expected a JSON object".into(),
-        });
-    };
+    let req = crate::body::json_object(body)?;
     check_fields(&req)?;
 
     let mut out = Obj::new();
@@ -608,43 +601,33 @@ fn text_block(text: &str, part: Option<&Obj>) -> Value {
 }
 
 fn system_blocks(content: Option<&Value>, path: &str) -> Result<Vec<Value>, GatewayError> {
-    let param = format!("{path}.content");
-    match content {
-        None => Ok(Vec::new()),
-        Some(Value::String(s)) => Ok(if is_blank(s) {
-            Vec::new()
-        } else {
-            vec![text_block(s, None)]
-        }),
-        Some(Value::Array(parts)) => {
-            let mut blocks = Vec::new();
-            for (j, part) in parts.iter().enumerate() {
-                let text = part
-                    .as_object()
-                    .filter(|p| p.get("type").and_then(Value::as_str) == Some("text"))
-                    .and_then(|p| p.get("text").and_then(Value::as_str).map(|t| (p, t)));
-                match text {
-                    Some((_, t)) if is_blank(t) => {}
-                    Some((p, t)) => blocks.push(text_block(t, Some(p))),
-                    None => {
-                        return Err(invalid(
-                            "system and developer messages may only contain text parts",
-                            format!("{param}[{j}]"),
-                        ))
-                    }
-                }
-            }
-            Ok(blocks)
+    blocks(content, path, &|part, param| {
+        let text = part
+            .as_object()
+            .filter(|p| p.get("type").and_then(Value::as_str) == Some("text"))
+            .and_then(|p| p.get("text").and_then(Value::as_str).map(|t| (p, t)));
+        match text {
+            Some((_, t)) if is_blank(t) => Ok(None),
+            Some((p, t)) => Ok(Some(text_block(t, Some(p)))),
+            None => Err(invalid(
+                "system and developer messages may only contain text parts",
+                param.to_string(),
+            )),
         }
-        Some(_) => Err(invalid(
-            "message content must be a string or a list of parts",
-            param,
-        )),
-    }
+    })
 }
 
 /// User and tool content (string or parts) -> Anthropic blocks.
 fn content_blocks(content: Option<&Value>, path: &str) -> Result<Vec<Value>, GatewayError> {
+    blocks(content, path, &part_block)
+}
+
+/// Turns one content part (and its JSON path, for errors) into a block, or nothing.
+type PartFn = dyn Fn(&Value, &str) -> Result<Option<Value>, GatewayError>;
+
+/// Message content (a string, or parts each turned into a block by `part`) -> blocks; blank
+/// text is left out.
+fn blocks(content: Option<&Value>, path: &str, part: &PartFn) -> Result<Vec<Value>, GatewayError> {
     let param = format!("{path}.content");
     match content {
         None => Ok(Vec::new()),
@@ -655,8 +638,8 @@ fn content_blocks(content: Option<&Value>, path: &str) -> Result<Vec<Value>, Gat
         }),
         Some(Value::Array(parts)) => {
             let mut blocks = Vec::new();
-            for (j, part) in parts.iter().enumerate() {
-                if let Some(b) = part_block(part, &format!("{param}[{j}]"))? {
+            for (j, p) in parts.iter().enumerate() {
+                if let Some(b) = part(p, &format!("{param}[{j}]"))? {
                     blocks.push(b);
                 }
             }

@@ -145,14 +145,7 @@ pub fn request(
     upstream_model: &str,
     _opts: &Options,
 ) -> Result<Translated, GatewayError> {
-    let root: Value = serde_json::from_slice(body).map_err(|e| GatewayError::InvalidJson {
-        detail: e.to_string(),
-    })?;
-    let Value::Object(req) = root else {
-        return Err(GatewayError::InvalidJson {
-            detail: "the body is not a JSON object".to_string(),
-        });
-    };
+    let req = crate::body::json_object(body)?;
     if let Some(key) = req.keys().find(|k| !FIELDS.contains(&k.as_str())) {
         return Err(invalid(key, "Extra inputs are not permitted"));
     }

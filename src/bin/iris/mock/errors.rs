@@ -82,16 +82,7 @@ fn default_kind(api: Api, status: u16) -> &'static str {
             500..=599 => "server_error",
             _ => "invalid_request_error",
         },
-        Api::Anthropic => match status {
-            401 => "authentication_error",
-            403 => "permission_error",
-            404 => "not_found_error",
-            413 => "request_too_large",
-            429 => "rate_limit_error",
-            529 => "overloaded_error",
-            500..=599 => "api_error",
-            _ => "invalid_request_error",
-        },
+        Api::Anthropic => iris::error::anthropic_error_type(status),
         Api::Gemini => match status {
             400 | 413 => "INVALID_ARGUMENT",
             401 => "UNAUTHENTICATED",
